@@ -8,6 +8,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3; do \
 	"$$p" -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 VENV := .venv
+comma := ,
 PY := $(VENV)/bin/python
 
 RUN_PACKAGES := ffmpeg nginx-light libnginx-mod-rtmp redis-server fonts-dejavu-core python3-venv
@@ -43,10 +44,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@echo "Wrote .env (DEBUG=1) for local development."
 
 migrate: venv .env
+	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 
+# Every Procfile process but `release` (honcho stops all when one exits; migrate ran above).
+RUN_PROCESSES ?= web,worker,media,beat,redis
+
 run: system venv .env migrate
-	$(VENV)/bin/honcho start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start $(subst $(comma), ,$(RUN_PROCESSES))
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -222,7 +222,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # Stripe (dj-stripe). STRIPE_API_BASE points stripe-python at a stand-in server in tests.
 STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
-STRIPE_TEST_SECRET_KEY = env.str("STRIPE_TEST_SECRET_KEY", default="sk_test_prism_placeholder")
+STRIPE_TEST_SECRET_KEY = env.str("STRIPE_TEST_SECRET_KEY", default="sk_test_prismPlaceholderKey000000000000")
 STRIPE_LIVE_SECRET_KEY = env.str("STRIPE_LIVE_SECRET_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
