@@ -146,7 +146,9 @@ CELERY_TASK_ACKS_LATE = False  # streams are held under lease rows, never inside
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "refresh-platform-tokens": {"task": "platforms.tasks.refresh_expiring_tokens", "schedule": 300.0},
+}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -239,6 +241,43 @@ FACEBOOK_CLIENT_ID = env.str("FACEBOOK_CLIENT_ID", default="")
 FACEBOOK_CLIENT_SECRET = env.str("FACEBOOK_CLIENT_SECRET", default="")
 PLATFORM_HTTP_TIMEOUT = env.float("PLATFORM_HTTP_TIMEOUT", default=10.0)
 SOCIALACCOUNT_STORE_TOKENS = False  # tokens live encrypted on PlatformConnection, never in plain text
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # social accounts connect destinations; they never log anyone in
+# Where the platforms live. Read by our HTTP seams and our allauth adapters at call time (tests point
+# them at local stand-ins). Google serves OAuth and the APIs from several hosts; each has its own base.
+GOOGLE_ACCOUNTS_BASE = env.str("GOOGLE_ACCOUNTS_BASE", default="https://accounts.google.com")
+GOOGLE_OAUTH_BASE = env.str("GOOGLE_OAUTH_BASE", default="https://oauth2.googleapis.com")
+GOOGLE_API_BASE = env.str("GOOGLE_API_BASE", default="https://www.googleapis.com")
+YOUTUBE_API_BASE = env.str("YOUTUBE_API_BASE", default="https://www.googleapis.com/youtube/v3")
+TWITCH_ID_BASE = env.str("TWITCH_ID_BASE", default="https://id.twitch.tv")
+TWITCH_API_BASE = env.str("TWITCH_API_BASE", default="https://api.twitch.tv/helix")
+TWITCH_INGEST_URL = env.str("TWITCH_INGEST_URL", default="https://ingest.twitch.tv/ingests")
+FACEBOOK_DIALOG_BASE = env.str("FACEBOOK_DIALOG_BASE", default="https://www.facebook.com/v19.0")
+FACEBOOK_GRAPH_BASE = env.str("FACEBOOK_GRAPH_BASE", default="https://graph.facebook.com/v19.0")
+# Refresh OAuth tokens this many seconds before they expire (beat task and before each API call).
+PLATFORM_TOKEN_REFRESH_MARGIN = env.int("PLATFORM_TOKEN_REFRESH_MARGIN", default=600)
+
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {
+    # provider_class swaps in our subclasses, whose endpoints come from the *_BASE settings above.
+    "google": {
+        "provider_class": "platforms.oauth.google.provider.PrismGoogleProvider",
+        "APPS": [{"client_id": GOOGLE_CLIENT_ID, "secret": GOOGLE_CLIENT_SECRET}] if GOOGLE_CLIENT_ID else [],
+        "SCOPE": ["profile", "email", "https://www.googleapis.com/auth/youtube"],
+        "AUTH_PARAMS": {"access_type": "offline", "prompt": "consent"},
+    },
+    "twitch": {
+        "provider_class": "platforms.oauth.twitch.provider.PrismTwitchProvider",
+        "APPS": [{"client_id": TWITCH_CLIENT_ID, "secret": TWITCH_CLIENT_SECRET}] if TWITCH_CLIENT_ID else [],
+        "SCOPE": ["user:read:email", "channel:read:stream_key", "channel:manage:broadcast"],
+    },
+    "facebook": {
+        "provider_class": "platforms.oauth.facebook.provider.PrismFacebookProvider",
+        "APPS": [{"client_id": FACEBOOK_CLIENT_ID, "secret": FACEBOOK_CLIENT_SECRET}]
+        if FACEBOOK_CLIENT_ID
+        else [],
+        "SCOPE": ["email", "publish_video"],
+        "METHOD": "oauth2",
+    },
+}
 
 # Media: this node's name (its Celery queue is media.<name>) and its RTMP ingest.
 MEDIA_NODE = env.str("MEDIA_NODE", default="local")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("pricing/", include("billing.urls")),
     path("destinations/", include("platforms.urls")),
+    path("api/destinations/", include("platforms.api_urls")),
     path("studio/", include("studio.urls")),
     path("", include("streaming.urls")),
 ]

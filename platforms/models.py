@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 
 from platforms.encryption import EncryptedTextField
 
@@ -57,3 +59,31 @@ class PlatformConnection(models.Model):
         """At most the last four characters of the key, for display."""
         key = self.stream_key or ""
         return f"••••{key[-4:]}" if len(key) > 8 else ("••••" if key else "")
+
+    @property
+    def provider_id(self) -> str:
+        """The allauth provider this destination was connected through ("" for custom servers)."""
+        return {"YOUTUBE": "google", "TWITCH": "twitch", "FACEBOOK": "facebook"}.get(self.kind, "")
+
+    def store_tokens(self, access_token: str, refresh_token: str, expires_at: datetime | None) -> None:
+        """Keep a renewed grant. An empty ``refresh_token`` keeps the one stored (Google does not rotate)."""
+        with transaction.atomic():
+            row = PlatformConnection.objects.select_for_update().get(pk=self.pk)
+            row.access_token = access_token
+            row.refresh_token = refresh_token or row.refresh_token
+            row.token_expires_at = expires_at
+            if row.state == self.State.NEEDS_REAUTH:
+                row.state = self.State.CONNECTED
+            row.save(
+                update_fields=["access_token", "refresh_token", "token_expires_at", "state", "updated_at"]
+            )
+        self.access_token, self.refresh_token = row.access_token, row.refresh_token
+        self.token_expires_at, self.state = row.token_expires_at, row.state
+
+    def mark_needs_reauth(self) -> None:
+        """The platform refused our tokens for good: the creator must reconnect. Left out of streams."""
+        with transaction.atomic():
+            row = PlatformConnection.objects.select_for_update().get(pk=self.pk)
+            row.state = self.State.NEEDS_REAUTH
+            row.save(update_fields=["state", "updated_at"])
+        self.state = row.state

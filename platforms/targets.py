@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from platforms import facebook, twitch, youtube
+from platforms.errors import PlatformError
 from platforms.models import PlatformConnection
+from platforms.tokens import with_access_token
 
-
-class PlatformError(Exception):
-    """A platform refused or failed; ``message`` is written for the creator and holds no secret."""
-
-    def __init__(self, message: str, *, needs_reconnect: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.needs_reconnect = needs_reconnect
+__all__ = ["PlatformError", "StreamTarget", "finish_target", "join_url", "prepare_target", "viewer_count"]
+Kind = PlatformConnection.Kind
 
 
 @dataclass(frozen=True)
@@ -43,22 +40,41 @@ def prepare_target(connection: PlatformConnection, *, title: str) -> StreamTarge
     """Everything needed to push this session to ``connection``; raises PlatformError."""
     if connection.state == PlatformConnection.State.NEEDS_REAUTH:
         raise PlatformError(f"{connection.get_kind_display()} needs to be reconnected.", needs_reconnect=True)
-    if connection.kind in (PlatformConnection.Kind.CUSTOM, PlatformConnection.Kind.TWITCH):
-        if not connection.rtmp_url or not connection.stream_key:
-            raise PlatformError(f"{connection} has no server or stream key: edit the destination.")
-        return StreamTarget(
-            connection_id=connection.pk,
-            kind=connection.kind,
-            label=str(connection),
-            url=join_url(connection.rtmp_url, connection.stream_key),
+
+    def target(url: str, ref: str = "") -> StreamTarget:
+        return StreamTarget(connection.pk, connection.kind, str(connection), url, ref)
+
+    if connection.kind == Kind.FACEBOOK:
+        video = with_access_token(
+            connection, lambda token: facebook.create_live_video(token, connection.account_id or "me", title)
         )
-    raise PlatformError(f"Streaming to {connection.get_kind_display()} is not available yet.")
+        return target(video.url, video.video_id)
+    if not connection.rtmp_url or not connection.stream_key:
+        raise PlatformError(f"{connection} has no server or stream key: edit or reconnect the destination.")
+    if connection.kind == Kind.YOUTUBE:
+        broadcast_id = with_access_token(
+            connection, lambda token: youtube.start_broadcast(token, connection.platform_stream_id, title)
+        )
+        return target(join_url(connection.rtmp_url, connection.stream_key), broadcast_id)
+    return target(join_url(connection.rtmp_url, connection.stream_key))
 
 
 def finish_target(connection: PlatformConnection, target: StreamTarget) -> None:
     """End the platform-side object of this stream (complete a broadcast, end a live video)."""
+    if not target.platform_ref:
+        return
+    if connection.kind == Kind.YOUTUBE:
+        with_access_token(connection, lambda token: youtube.end_broadcast(token, target.platform_ref))
+    elif connection.kind == Kind.FACEBOOK:
+        with_access_token(connection, lambda token: facebook.end_live_video(token, target.platform_ref))
 
 
 def viewer_count(connection: PlatformConnection, platform_ref: str) -> int | None:
     """Current viewers of this stream on the platform, or None when the platform does not say."""
+    if connection.kind == Kind.YOUTUBE and platform_ref:
+        return with_access_token(connection, lambda token: youtube.viewers(token, platform_ref))
+    if connection.kind == Kind.TWITCH:
+        return with_access_token(connection, lambda token: twitch.viewers(token, connection.account_id))
+    if connection.kind == Kind.FACEBOOK and platform_ref:
+        return with_access_token(connection, lambda token: facebook.live_views(token, platform_ref))
     return None

@@ -1,0 +1,1 @@
+"""allauth provider subclasses whose endpoints are read from settings at call time."""
