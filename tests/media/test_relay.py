@@ -1,0 +1,257 @@
+"""End to end on loopback: publisher -> nginx ingest (3xx rename) -> PyAV relays / rendition -> sinks."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from streaming.ffmpeg import build_transcode_command
+from streaming.quality import preset_named
+from streaming.relay import main as relay_main
+from streaming.renditions import Rendition, wait_until_live
+from tests.rtmp_stack import (
+    Answer,
+    CallbackServer,
+    IngestServer,
+    Publisher,
+    RelayProcess,
+    SinkServer,
+    closed_port_url,
+    probe_file,
+    stop_process,
+    wait_until,
+)
+
+INGEST_KEY = "live_7c1d0e9a55b24f0e8d31"
+DEST_KEY = "dest-SECRET-9f8e7d6c5b4a"
+
+
+def renamed(key: str) -> str:
+    """What the web answers in Location: an opaque name derived from the session, not the key."""
+    return "s-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+@dataclass
+class Stack:
+    web: CallbackServer
+    ingest: IngestServer
+
+    @property
+    def live(self) -> str:
+        return self.ingest.url(renamed(INGEST_KEY))
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    def web_says(path: str, form: dict[str, str]) -> Answer:
+        if form.get("call") == "publish":
+            return Answer(302, renamed(form["name"]))
+        return Answer(200)
+
+    # One long-running creator for the module; keyframes every second keep relays' start short.
+    with (
+        CallbackServer(web_says) as web,
+        IngestServer(web.base_url) as ingest,
+        Publisher(ingest.url(INGEST_KEY), width=320, height=180, keyframe_seconds=1),
+    ):
+        assert wait_until(lambda: web.calls_to("publish"), 10)
+        time.sleep(0.3)
+        yield Stack(web, ingest)
+
+
+def relay(input_url: str, output_url: str, **extra: object) -> RelayProcess:
+    return RelayProcess({"input": input_url, "output": output_url, **extra})
+
+
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def test_three_relays_deliver_a_decodable_stream_to_three_sinks(stack: Stack) -> None:
+    with SinkServer() as yt, SinkServer() as twitch, SinkServer() as custom:
+        sinks = [yt, twitch, custom]
+        relays = [relay(stack.live, sink.url(f"{DEST_KEY}-{i}")) for i, sink in enumerate(sinks)]
+        try:
+            for r in relays:
+                r.start()
+            for i, sink in enumerate(sinks):
+                assert wait_until(lambda s=sink, k=f"{DEST_KEY}-{i}": s.first_video_tag(k, keyframe=True), 10)
+            for r in relays:
+                # The key went through stdin: nothing in the world-readable argv.
+                assert DEST_KEY not in cmdline(r.pid())
+                assert INGEST_KEY not in cmdline(r.pid())
+            assert wait_until(lambda: all(r.frames >= 45 for r in relays), 10)
+        finally:
+            codes = [r.stop(signal.SIGINT) for r in relays]
+        assert codes == [0, 0, 0], [r.stderr for r in relays]
+        for i, sink in enumerate(sinks):
+            key = f"{DEST_KEY}-{i}"
+            assert sink.decoded_frames(key) >= 45
+            streams = probe_file(sink.recording(key))["streams"]
+            assert sorted(s["codec_name"] for s in streams) == ["aac", "h264"]
+        for r in relays:
+            assert r.progress[-1].ended
+            assert r.progress[-1].speed is not None
+            assert r.progress[-1].speed > 0.8
+            assert DEST_KEY not in r.stdout_text + r.stderr
+
+
+def test_two_destinations_share_one_branded_rendition(stack: Stack) -> None:
+    rendition = Rendition("360p", branded=True)
+    rendition_url = stack.ingest.url(rendition.stream_name(renamed(INGEST_KEY)), app="rendition")
+    argv = build_transcode_command(
+        stack.live, rendition_url, preset_named("360p"), source_fps=30, branding=True
+    )
+    encoder = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        with SinkServer() as a, SinkServer() as b:
+            assert wait_until_live(rendition_url, timeout=15) is not None
+            relays = [relay(rendition_url, a.url(DEST_KEY)), relay(rendition_url, b.url(DEST_KEY))]
+            try:
+                for r in relays:
+                    r.start()
+                assert wait_until(lambda: all(r.frames >= 30 for r in relays), 15)
+            finally:
+                codes = [r.stop() for r in relays]
+            assert codes == [0, 0], [r.stderr for r in relays]
+            for sink in (a, b):
+                video = next(
+                    s for s in probe_file(sink.recording(DEST_KEY))["streams"] if s["codec_type"] == "video"
+                )
+                # Re-encoded by our x264 (High profile; the publisher sends Constrained Baseline),
+                # and the 320x180 source was not upscaled to 640x360.
+                assert (video["profile"], video["width"], video["height"]) == ("High", 320, 180)
+                assert sink.decoded_frames(DEST_KEY) >= 30
+    finally:
+        stop_process(encoder, signal.SIGINT)
+        assert encoder.stderr is not None
+        encoder.stderr.close()
+
+
+def test_a_sink_that_refuses_the_key_is_output_rejected_and_the_key_never_printed(stack: Stack) -> None:
+    with CallbackServer(lambda path, form: Answer(403)) as platform, SinkServer(platform.base_url) as sink:
+        r = relay(stack.live, sink.url(DEST_KEY))
+        with r:
+            code = r.wait(20)
+    assert code == 1
+    assert r.error_line.startswith("relay-error: output_rejected: ")
+    assert DEST_KEY not in r.stderr + r.stdout_text
+    assert platform.calls_to("publish")[0].form["name"] == DEST_KEY  # it did reach the platform
+
+
+def test_a_sink_that_hangs_up_right_after_the_publish_is_output_rejected(stack: Stack) -> None:
+    def platform_says(path: str, form: dict[str, str]) -> Answer:
+        return Answer(403) if form.get("call") == "update_publish" else Answer(200)
+
+    with (
+        CallbackServer(platform_says) as platform,
+        SinkServer(platform.base_url, update_every="1s") as sink,
+        relay(stack.live, sink.url(DEST_KEY)) as r,
+    ):
+        assert r.wait(20) == 1
+    assert r.error_line.startswith("relay-error: output_rejected: the destination closed the connection ")
+    assert DEST_KEY not in r.stderr + r.stdout_text
+
+
+def test_a_closed_port_is_output_refused(stack: Stack) -> None:
+    url = closed_port_url(DEST_KEY)
+    with relay(stack.live, url) as r:
+        assert r.wait(20) == 1
+    assert r.error_line.startswith("relay-error: output_refused: ")
+    assert DEST_KEY not in r.stderr + r.stdout_text
+    assert r.stderr.strip().splitlines()[-1] == r.error_line  # one final machine-readable line
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_ends_the_relay_cleanly(stack: Stack, sig: signal.Signals) -> None:
+    with SinkServer() as sink, relay(stack.live, sink.url(DEST_KEY)) as r:
+        assert wait_until(lambda: r.frames >= 15, 10)
+        assert r.stop(sig) == 0
+    assert r.error_line == ""
+    assert r.progress[-1].ended
+    assert r.progress[-1].frame is not None
+    assert r.progress[-1].frame >= 15
+
+
+def test_a_sink_that_vanishes_breaks_only_its_own_relay(stack: Stack) -> None:
+    with SinkServer() as steady, SinkServer() as vanishing:
+        keep = relay(stack.live, steady.url(DEST_KEY))
+        # reject_window 0: however early the sink vanishes, this is a broken stream, not a refusal.
+        lose = relay(stack.live, vanishing.url(DEST_KEY), reject_window=0)
+        with keep, lose:
+            assert wait_until(lambda: keep.frames >= 15 and lose.frames >= 15, 10)
+            vanishing.stop()
+            assert lose.wait(15) == 1
+            frames_then = keep.frames
+            assert wait_until(lambda: keep.frames >= frames_then + 30, 5)
+            assert keep.proc is not None
+            assert keep.proc.poll() is None
+            assert keep.stop() == 0
+        assert lose.error_line.startswith("relay-error: output_broken: ")
+        assert DEST_KEY not in lose.stderr
+
+
+def test_the_publisher_leaving_is_input_ended(stack: Stack) -> None:
+    key = "live_short_lived_key_123"
+    with SinkServer() as sink, Publisher(stack.ingest.url(key), keyframe_seconds=1) as publisher:
+        assert wait_until(lambda: any(c.form.get("name") == key for c in stack.web.calls_to("publish")), 10)
+        time.sleep(0.3)
+        with relay(stack.ingest.url(renamed(key)), sink.url(DEST_KEY)) as r:
+            assert wait_until(lambda: r.frames >= 10, 10)
+            publisher.stop()
+            assert r.wait(15) == 1
+    assert r.error_line.startswith("relay-error: input_ended: ")
+
+
+def test_a_stream_that_is_not_live_is_input_unavailable(stack: Stack) -> None:
+    with relay(stack.ingest.url("s-nobody-publishes-this"), closed_port_url(DEST_KEY)) as r:
+        assert r.wait(15) == 1
+    assert r.error_line.startswith("relay-error: input_unavailable: ")
+
+
+def test_a_bad_job_exits_2_without_echoing_it() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "streaming.relay"],
+        input='{"input": "rtmp://127.0.0.1/live/s", "output": "rtmp://x/app/' + DEST_KEY + '", "bogus": 1}\n',
+        capture_output=True,
+        text=True,
+        timeout=20,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("relay-error: internal: bad job on stdin: unknown fields: bogus")
+    assert DEST_KEY not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "not json",
+        "[]",
+        '{"input": "rtmp://a/b/c"}',
+        '{"input": "x", "output": "y"}',
+        '{"input": "rtmp://a/b", "output": "rtmp://a/b/k", "read_timeout": -1}',
+    ],
+)
+def test_job_validation(line: str) -> None:
+    import io
+
+    err = io.StringIO()
+    assert relay_main(io.StringIO(line + "\n"), io.StringIO(), err) == 2
+    assert err.getvalue().startswith("relay-error: internal: bad job on stdin")

@@ -1,0 +1,182 @@
+"""streaming.rtmp_config: the rendered nginx.conf, checked by nginx itself and by a real ingest."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from streaming.renditions import SourceInfo, probe_source
+from streaming.rtmp_config import (
+    RtmpConfig,
+    callback_url,
+    nginx_command,
+    prepare_runtime_dir,
+    render_nginx_rtmp_config,
+)
+from tests.rtmp_stack import (
+    Answer,
+    CallbackServer,
+    IngestServer,
+    Publisher,
+    SinkServer,
+    free_port,
+    wait_until,
+)
+
+KEY = "live_4f2a9c0e1b7d4e55b2c3"  # the creator's secret ingest key
+RENAMED = "s-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+
+def render(tmp_path: Path, **extra: object) -> str:
+    return render_nginx_rtmp_config(
+        RtmpConfig(rtmp_port=1935, callback_base="http://127.0.0.1:8000/", runtime_dir=tmp_path, **extra)
+    )
+
+
+def test_the_live_app_calls_the_web_and_only_loopback_may_play(tmp_path: Path) -> None:
+    conf = render(tmp_path, node_name="media-2")
+    live = conf[conf.index("application live {") : conf.index("}", conf.index("application live {"))]
+    assert live.splitlines()[1:] == [
+        "            live on;",
+        "            record off;",
+        "            idle_streams off;",
+        "            on_publish http://127.0.0.1:8000/rtmp/on_publish/?node=media-2;",
+        "            on_publish_done http://127.0.0.1:8000/rtmp/on_publish_done/?node=media-2;",
+        "            on_update http://127.0.0.1:8000/rtmp/on_update/?node=media-2;",
+        "            notify_method post;",
+        "            notify_update_timeout 30s;",
+        "            drop_idle_publisher 10s;",
+        "            allow publish all;",
+        "            allow play 127.0.0.1;",
+        "            deny play all;",
+        "        ",
+    ]
+
+
+def test_everything_nginx_writes_stays_in_the_runtime_dir(tmp_path: Path) -> None:
+    conf = render(tmp_path, hls_http_port=8081)
+    assert "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;" in conf
+    assert f"pid {tmp_path}/nginx.pid;" in conf
+    assert f"error_log {tmp_path}/logs/error.log warn;" in conf
+    assert "    access_log off;" in conf  # the rtmp access log would record the ingest key
+    assert "daemon off;" in conf
+    assert "worker_processes 1;" in conf
+    assert f"hls_path {tmp_path}/hls;" in conf
+    assert "/var/" not in conf
+    assert "/etc/" not in conf
+    assert "listen 127.0.0.1:8081;" in conf
+    assert "add_header Access-Control-Allow-Origin * always;" in conf
+
+
+def test_the_http_block_and_sink_are_optional(tmp_path: Path) -> None:
+    conf = render(tmp_path, include_sink=False)
+    assert "http {" not in conf
+    assert "application sink" not in conf
+    assert "application rendition {" in conf
+
+
+@pytest.mark.parametrize("bad", ["http://x/a b", "http://x/;", "http://x/{"])
+def test_it_refuses_a_callback_url_nginx_would_misread(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ValueError, match="callback"):
+        render_nginx_rtmp_config(RtmpConfig(rtmp_port=1, callback_base=bad, runtime_dir=tmp_path))
+
+
+def test_it_refuses_a_strange_node_name(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="node name"):
+        render(tmp_path, node_name="a;b")
+
+
+def test_callback_urls() -> None:
+    assert callback_url("http://web:8000/", "on_update", "n1") == "http://web:8000/rtmp/on_update/?node=n1"
+
+
+@pytest.mark.parametrize("hls", [None, 18081])
+def test_nginx_accepts_the_rendered_config(tmp_path: Path, hls: int | None) -> None:
+    prepare_runtime_dir(tmp_path)
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(render(tmp_path, hls_http_port=hls, user="root"))
+    result = subprocess.run(
+        nginx_command(conf, tmp_path, test=True), capture_output=True, text=True, timeout=20, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def _publisher(url: str) -> Publisher:
+    return Publisher(url, width=320, height=180, keyframe_seconds=1)
+
+
+def _published(web: CallbackServer) -> None:
+    """Wait until nginx has asked the web about the publish (and had a moment to act on it)."""
+    assert wait_until(lambda: web.calls_to("publish"), 10)
+    time.sleep(0.2)
+
+
+def test_a_2xx_callback_accepts_the_publish_with_nginx_s_fields() -> None:
+    with (
+        CallbackServer(lambda path, form: Answer(204)) as web,
+        IngestServer(web.base_url, node_name="n7") as ingest,
+        _publisher(ingest.url(KEY)),
+    ):
+        _published(web)
+        info = probe_source(ingest.url(KEY), timeout=10)
+    assert info == SourceInfo(320, 180, 30.0, "h264", "aac")
+    call = web.calls_to("publish")[0]
+    assert call.path == "/rtmp/on_publish/"
+    assert call.query == {"node": "n7"}
+    assert {"addr", "app", "call", "clientid", "flashver", "name", "tcurl", "type"} <= set(call.form)
+    assert (call.form["app"], call.form["name"], call.form["addr"]) == ("live", KEY, "127.0.0.1")
+
+
+def test_a_403_callback_refuses_the_publish() -> None:
+    with CallbackServer(lambda path, form: Answer(403)) as web, IngestServer(web.base_url) as ingest:
+        publisher = _publisher(ingest.url(KEY))
+        with publisher:
+            assert publisher.proc is not None
+            code = publisher.proc.wait(timeout=10)
+        assert code != 0
+        assert probe_source(ingest.url(KEY), timeout=3) is None
+        assert [c.status for c in web.calls_to("publish")] == [403]
+
+
+def test_a_3xx_callback_renames_the_stream_so_the_key_is_never_needed_again() -> None:
+    def web_says(path: str, form: dict[str, str]) -> Answer:
+        return Answer(302, RENAMED) if form.get("call") == "publish" else Answer(200)
+
+    with CallbackServer(web_says) as web, IngestServer(web.base_url) as ingest:
+        with _publisher(ingest.url(KEY)) as publisher:
+            _published(web)
+            assert probe_source(ingest.url(RENAMED), timeout=10) == SourceInfo(320, 180, 30.0, "h264", "aac")
+            # Under its key the stream does not exist: only the opaque name reads it.
+            assert probe_source(ingest.url(KEY), timeout=3) is None
+            assert publisher.running()
+        assert wait_until(lambda: web.calls_to("publish_done"), 5)
+        log = ingest.error_log()
+    # nginx-rtmp keeps the name it was called with for its later callbacks: publish_done
+    # (and update) carry the original key, in the POST body only, never in a URL.
+    assert web.calls_to("publish_done")[0].form["name"] == KEY
+    assert KEY not in log
+
+
+def test_the_sink_app_writes_hls_served_with_cors() -> None:
+    port = free_port()
+    with CallbackServer() as web, IngestServer(web.base_url, hls_http_port=port) as ingest:
+        with _publisher(ingest.url("preview", app="sink")):
+            playlist = ingest.workdir / "hls" / "preview.m3u8"  # type: ignore[operator]
+            assert wait_until(playlist.exists, 10)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/hls/preview.m3u8", timeout=5) as resp:
+                assert resp.headers["Access-Control-Allow-Origin"] == "*"
+                assert b"#EXTM3U" in resp.read()
+        # The sink app never calls the web: it is a local test destination.
+        assert web.calls == []
+
+
+def test_sink_server_records_what_it_receives() -> None:
+    with SinkServer() as sink, _publisher(sink.url("k1")):
+        assert wait_until(lambda: sink.first_video_tag("k1", keyframe=True), 10)
+        time.sleep(1.0)
+        assert sink.decoded_frames("k1") > 10

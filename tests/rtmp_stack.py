@@ -1,0 +1,626 @@
+"""Real RTMP servers, publishers and relays on loopback for tests and benchmarks (no Django).
+
+Everything here starts real processes (nginx with libnginx-mod-rtmp, ffmpeg, the PyAV relay)
+bound to 127.0.0.1 on free ports, inside a temp dir, and stops them when the ``with`` block
+ends, whatever happened inside it. Building blocks:
+
+``CallbackServer``  a tiny HTTP server answering nginx-rtmp's on_publish & co. the way the web
+                    would (2xx, 403, or 3xx + Location to rename the stream); records calls.
+``IngestServer``    nginx with the production config (``streaming.rtmp_config``).
+``SinkServer``      a stand-in platform: nginx recording every published stream to FLV; it can
+                    refuse publishes (through a CallbackServer answering 403) or vanish.
+``Publisher``       ffmpeg's test pattern + tone at real-time speed, like OBS.
+``RelayProcess``    ``python -m streaming.relay`` with its job on stdin and progress parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from streaming.ffmpeg import build_test_pattern_command
+from streaming.progress import Progress, ProgressReader
+from streaming.rtmp_config import (
+    RTMP_MODULE_PATH,
+    RtmpConfig,
+    nginx_command,
+    prepare_runtime_dir,
+    render_nginx_rtmp_config,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NGINX = os.environ.get("PRISM_NGINX", "nginx")
+FFMPEG = os.environ.get("PRISM_FFMPEG", "ffmpeg")
+FFPROBE = os.environ.get("PRISM_FFPROBE", "ffprobe")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 5.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s") from None
+            time.sleep(0.02)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is truthy (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def stop_process(
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str], sig: int = signal.SIGINT, grace: float = 5.0
+) -> int:
+    """Send ``sig``, wait ``grace`` seconds, then SIGKILL this process (and its own group)."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            try:
+                # Started with start_new_session, so the group is ours alone (nginx's worker).
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                proc.kill()
+            proc.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+    return proc.returncode
+
+
+class _Managed:
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+@dataclass
+class Callback:
+    path: str
+    query: dict[str, str]
+    form: dict[str, str]
+    status: int
+    at: float
+
+    @property
+    def call(self) -> str:
+        return self.form.get("call", "")
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    location: str | None = None
+
+
+class CallbackServer(_Managed):
+    """Answers nginx-rtmp's HTTP callbacks with ``decide(path, form) -> Answer``; records them."""
+
+    def __init__(self, decide: Callable[[str, dict[str, str]], Answer] | None = None) -> None:
+        self.decide = decide or (lambda path, form: Answer(200))
+        self.calls: list[Callback] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace")
+                form = {k: v[0] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
+                url = urllib.parse.urlsplit(self.path)
+                query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+                try:
+                    answer = outer.decide(url.path, form)
+                except Exception:
+                    answer = Answer(500)
+                outer.calls.append(Callback(url.path, query, form, answer.status, time.monotonic()))
+                self.send_response(answer.status)
+                if answer.location is not None:
+                    self.send_header("Location", answer.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def calls_to(self, call: str) -> list[Callback]:
+        return [c for c in self.calls if c.call == call]
+
+
+# --------------------------------------------------------------------------- nginx
+
+
+class _Nginx(_Managed):
+    def __init__(self, workdir: Path | None = None) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.workdir = workdir
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def render(self) -> str:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self.workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="prism-nginx-")
+            self.workdir = Path(self._tmp.name)
+        self.port = self.port or free_port()
+        prepare_runtime_dir(self.workdir)
+        conf = self.workdir / "nginx.conf"
+        conf.write_text(self.render())
+        self.proc = subprocess.Popen(
+            nginx_command(conf, self.workdir, nginx=NGINX),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            wait_for_port(self.port, timeout=5)
+        except TimeoutError:
+            stop_process(self.proc, signal.SIGTERM)
+            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            raise RuntimeError(f"nginx did not start: {err}{self.error_log()}") from None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            # SIGTERM is nginx's fast shutdown: the master closes every connection and waits
+            # for its worker, so no worker outlives the test.
+            stop_process(self.proc, signal.SIGTERM)
+            if self.proc.stderr:
+                self.proc.stderr.close()
+            self.proc = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def error_log(self) -> str:
+        path = (self.workdir or Path("/nonexistent")) / "logs" / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _worker_user() -> str | None:
+    # As root nginx would drop its worker to `nobody`, which cannot write our private temp dir.
+    return "root" if os.geteuid() == 0 else None
+
+
+class IngestServer(_Nginx):
+    """nginx with the production config from streaming.rtmp_config, on a free loopback port."""
+
+    def __init__(
+        self,
+        callback_base: str,
+        *,
+        node_name: str = "node1",
+        hls_http_port: int | None = None,
+        idle_streams: bool = False,
+        workdir: Path | None = None,
+    ) -> None:
+        super().__init__(workdir)
+        self.callback_base = callback_base
+        self.node_name = node_name
+        self.hls_http_port = hls_http_port
+        self.idle_streams = idle_streams
+
+    def render(self) -> str:
+        assert self.workdir is not None
+        return render_nginx_rtmp_config(
+            RtmpConfig(
+                rtmp_port=self.port,
+                callback_base=self.callback_base,
+                runtime_dir=self.workdir,
+                node_name=self.node_name,
+                hls_http_port=self.hls_http_port,
+                listen_host="127.0.0.1",
+                user=_worker_user(),
+                idle_streams=self.idle_streams,
+            )
+        )
+
+    def url(self, name: str, app: str = "live") -> str:
+        return f"rtmp://127.0.0.1:{self.port}/{app}/{name}"
+
+
+class SinkServer(_Nginx):
+    """A stand-in for a platform's RTMP ingest: records each published stream to ``<name>.flv``.
+
+    ``callback_base``: if given, every publish is checked with on_publish there (answer 403 to
+    make it a refusing sink, as a platform refuses a wrong key). With ``update_every`` (an
+    nginx time, "1s") on_update is called that often and a non-2xx answer drops the stream.
+    """
+
+    APP = "app"
+
+    def __init__(
+        self,
+        callback_base: str | None = None,
+        *,
+        update_every: str | None = None,
+        record: bool = True,
+        workdir: Path | None = None,
+    ) -> None:
+        super().__init__(workdir)
+        self.callback_base = callback_base
+        self.update_every = update_every
+        self.record = record
+
+    def render(self) -> str:
+        assert self.workdir is not None
+        rec = self.workdir / "rec"
+        rec.mkdir(exist_ok=True)
+        user = _worker_user()
+        notify = (
+            f"            on_publish {self.callback_base}/sink/on_publish/;\n" if self.callback_base else ""
+        )
+        if self.callback_base and self.update_every:
+            # A platform that takes the publish, then hangs up when on_update answers non-2xx
+            # (strict), the way a platform drops a stream whose key it rejects after the fact.
+            notify += (
+                f"            on_update {self.callback_base}/sink/on_update/;\n"
+                f"            notify_update_timeout {self.update_every};\n"
+                "            notify_update_strict on;\n"
+            )
+        return (
+            f"load_module {RTMP_MODULE_PATH};\n"
+            + (f"user {user};\n" if user else "")
+            + "daemon off;\nmaster_process on;\nworker_processes 1;\n"
+            f"pid {self.workdir / 'nginx.pid'};\n"
+            f"error_log {self.workdir / 'logs' / 'error.log'} warn;\n"
+            "events { worker_connections 1024; }\n"
+            "rtmp {\n    access_log off;\n    server {\n"
+            f"        listen 127.0.0.1:{self.port};\n"
+            "        chunk_size 4096;\n"
+            f"        application {self.APP} {{\n"
+            "            live on;\n"
+            f"            record {'all' if self.record else 'off'};\n"
+            f"            record_path {rec};\n"
+            "            record_unique off;\n"
+            f"{notify}"
+            "            allow publish 127.0.0.1;\n            deny publish all;\n"
+            "            allow play 127.0.0.1;\n            deny play all;\n"
+            "        }\n    }\n}\n"
+        )
+
+    def url(self, key: str) -> str:
+        return f"rtmp://127.0.0.1:{self.port}/{self.APP}/{key}"
+
+    def recording(self, key: str) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "rec" / f"{key}.flv"
+
+    def first_video_tag(self, key: str, keyframe: bool = False) -> bool:
+        """True once the recording holds a video frame (a keyframe if asked), not just headers."""
+        return scan_flv(self.recording(key)).first_frame_ok(keyframe)
+
+    def decoded_frames(self, key: str, timeout: float = 20.0) -> int:
+        """How many video frames FFmpeg decodes from the recording so far."""
+        return count_decoded_frames(self.recording(key), timeout=timeout)
+
+
+@dataclass
+class FlvScan:
+    video_frames: int = 0
+    keyframes: int = 0
+    audio_frames: int = 0
+    last_video_ms: int = 0
+
+    def first_frame_ok(self, keyframe: bool) -> bool:
+        return (self.keyframes if keyframe else self.video_frames) > 0
+
+
+def scan_flv(path: Path) -> FlvScan:
+    """Count FLV media tags in a (possibly still growing) file without decoding anything.
+
+    Cheap enough to poll every few milliseconds, which is how the benchmark timestamps the
+    first frame at a sink. Sequence headers (AVC/AAC config) are not counted as frames.
+    """
+    scan = FlvScan()
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return scan
+    if len(data) < 13 or data[:3] != b"FLV":
+        return scan
+    pos = struct.unpack(">I", data[5:9])[0] + 4
+    while pos + 11 <= len(data):
+        tag_type = data[pos] & 0x1F
+        size = int.from_bytes(data[pos + 1 : pos + 4], "big")
+        ts = int.from_bytes(data[pos + 4 : pos + 7], "big") | (data[pos + 7] << 24)
+        end = pos + 11 + size
+        if end > len(data):
+            break
+        body = data[pos + 11 : end]
+        if tag_type == 9 and len(body) >= 2 and body[1] == 1:  # AVC NALU (not the seq header)
+            scan.video_frames += 1
+            scan.last_video_ms = ts
+            if body[0] >> 4 == 1:
+                scan.keyframes += 1
+        elif tag_type == 8 and len(body) >= 2 and body[1] == 1:  # AAC raw (not the config)
+            scan.audio_frames += 1
+        pos = end + 4
+    return scan
+
+
+def count_decoded_frames(path: Path, timeout: float = 20.0) -> int:
+    """Frames FFmpeg actually decodes from the first video stream of ``path`` (0 if none)."""
+    if not path.exists():
+        return 0
+    result = subprocess.run(
+        [
+            FFPROBE,
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    text = result.stdout.strip().split("\n")[0].strip().rstrip(",")
+    return int(text) if text.isdigit() else 0
+
+
+def probe_file(path: Path, timeout: float = 20.0) -> dict[str, object]:
+    """ffprobe's JSON description of a recording's streams."""
+    result = subprocess.run(
+        [
+            FFPROBE,
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name,width,height,avg_frame_rate,sample_rate,profile",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return json.loads(result.stdout or "{}")
+
+
+def closed_port_url(key: str = "key") -> str:
+    """An RTMP URL where nothing listens: a destination that refuses the TCP connection."""
+    return f"rtmp://127.0.0.1:{free_port()}/app/{key}"
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Publisher(_Managed):
+    """ffmpeg publishing testsrc2 + a tone at real-time speed to ``url`` (like OBS would)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        width: int = 320,
+        height: int = 180,
+        fps: int = 30,
+        duration: float | None = None,
+        video_kbps: int = 300,
+        keyframe_seconds: float = 2.0,
+    ) -> None:
+        self.argv = build_test_pattern_command(
+            url,
+            width=width,
+            height=height,
+            fps=fps,
+            duration=duration,
+            video_kbps=video_kbps,
+            keyframe_seconds=keyframe_seconds,
+            ffmpeg=FFMPEG,
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+
+    def start(self) -> None:
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, signal.SIGINT)
+            if self.proc.stderr:
+                self.proc.stderr.close()
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class _Drain(threading.Thread):
+    """Reads a child's pipe so it never blocks on a full pipe; keeps lines for the test."""
+
+    def __init__(self, pipe: IO[str], on_line: Callable[[str], None] | None = None) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.on_line = on_line
+        self.lines: list[str] = []
+
+    def run(self) -> None:
+        for line in self.pipe:
+            if self.on_line is not None:
+                self.on_line(line)
+            else:
+                self.lines.append(line)
+                if len(self.lines) > 2000:
+                    del self.lines[:1000]
+
+
+@dataclass
+class RelayProcess(_Managed):
+    """``python -m streaming.relay`` fed ``job`` on stdin; its progress parsed as it comes."""
+
+    job: dict[str, object]
+    python: str = sys.executable
+    proc: subprocess.Popen[str] | None = None
+    progress: list[Progress] = field(default_factory=list)
+    # (time.monotonic() when the block arrived, the block): for speeds over a window.
+    timeline: list[tuple[float, Progress]] = field(default_factory=list)
+    started_at: float = 0.0
+    first_progress_at: float | None = None
+    stdout_lines: list[str] = field(default_factory=list)
+    _reader: ProgressReader = field(default_factory=ProgressReader)
+    _out: _Drain | None = None
+    _err: _Drain | None = None
+
+    def start(self) -> None:
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [self.python, "-m", "streaming.relay"],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        assert self.proc.stdin
+        assert self.proc.stdout
+        assert self.proc.stderr
+        self.proc.stdin.write(json.dumps(self.job) + "\n")
+        self.proc.stdin.close()
+        self._out = _Drain(self.proc.stdout, self._on_line)
+        self._err = _Drain(self.proc.stderr)
+        self._out.start()
+        self._err.start()
+
+    def _on_line(self, line: str) -> None:
+        self.stdout_lines.append(line)
+        if len(self.stdout_lines) > 4000:
+            del self.stdout_lines[:2000]
+        progress = self._reader.feed(line)
+        if progress is not None:
+            if self.first_progress_at is None:
+                self.first_progress_at = time.monotonic()
+            self.progress.append(progress)
+            self.timeline.append((time.monotonic(), progress))
+            if len(self.timeline) > 4000:
+                del self.timeline[:2000]
+                del self.progress[:2000]
+
+    def stop(self, sig: int = signal.SIGINT) -> int | None:
+        if self.proc is None:
+            return None
+        code = stop_process(self.proc, sig, grace=8)
+        for drain in (self._out, self._err):
+            if drain is not None:
+                drain.join(timeout=5)
+        return code
+
+    def wait(self, timeout: float) -> int:
+        assert self.proc is not None
+        code = self.proc.wait(timeout=timeout)
+        for drain in (self._out, self._err):
+            if drain is not None:
+                drain.join(timeout=5)
+        return code
+
+    @property
+    def frames(self) -> int:
+        return max((p.frame or 0 for p in self.progress), default=0)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._err.lines) if self._err else ""
+
+    @property
+    def error_line(self) -> str:
+        lines = [ln for ln in self.stderr.splitlines() if ln.startswith("relay-error:")]
+        return lines[-1] if lines else ""
+
+    @property
+    def stdout_text(self) -> str:
+        return "".join(self.stdout_lines)
+
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
