@@ -33,6 +33,7 @@ def fake_stripe(_fake_stripe_server: FakeStripe, monkeypatch: pytest.MonkeyPatch
     _fake_stripe_server.api_key = None
     monkeypatch.setattr(stripe, "api_base", _fake_stripe_server.url)
     monkeypatch.setattr(stripe, "max_network_retries", 0)
+    monkeypatch.setattr(stripe, "api_key", djstripe_settings.STRIPE_SECRET_KEY)  # for the tests' own calls
     return _fake_stripe_server
 
 
