@@ -227,6 +227,10 @@ STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
 STRIPE_TEST_SECRET_KEY = env.str("STRIPE_TEST_SECRET_KEY", default="sk_test_prismPlaceholderKey000000000000")
 STRIPE_LIVE_SECRET_KEY = env.str("STRIPE_LIVE_SECRET_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+if STRIPE_API_BASE:
+    # dj-stripe reads only STRIPE_API_HOST, once at import, into stripe.api_base (our own calls share it).
+    STRIPE_API_HOST = STRIPE_API_BASE
+STRIPE_HTTP_TIMEOUT = env.float("STRIPE_HTTP_TIMEOUT", default=20.0)
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"

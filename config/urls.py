@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("pricing/", include("billing.urls")),
+    path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("destinations/", include("platforms.urls")),
     path("api/destinations/", include("platforms.api_urls")),
     path("studio/", include("studio.urls")),

@@ -1,0 +1,80 @@
+"""What a Stripe subscription object means for our Subscription row. Pure: no Django, no network.
+
+Reads the API version stripe-python 15 pins (2026-08-26.dahlia): the billing period lives on the
+subscription's items, not on the subscription (see docs/decisions.md, Billing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from billing.catalog import plan_of_price
+from billing.plans import PlanName
+
+STATUS_MAP = {
+    "active": "ACTIVE",
+    "trialing": "TRIALING",
+    "past_due": "PAST_DUE",
+    "unpaid": "PAST_DUE",
+    "canceled": "CANCELED",
+    "incomplete_expired": "CANCELED",
+}
+# "incomplete" (first payment not through yet) and "paused" grant nothing: the user stays where they are.
+PENDING_STATUSES = frozenset({"incomplete", "paused"})
+
+
+@dataclass(frozen=True)
+class StripeSubscriptionState:
+    """The fields of our Subscription that follow from one Stripe subscription object."""
+
+    subscription_id: str
+    customer_id: str
+    plan: PlanName
+    status: str
+    current_period_start: dt.datetime | None
+    current_period_end: dt.datetime | None
+    cancel_at_period_end: bool
+
+    @property
+    def grants_paid_plan(self) -> bool:
+        return self.plan != PlanName.FREE and self.status in ("ACTIVE", "TRIALING", "PAST_DUE")
+
+
+def _timestamp(value: object) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(int(value), tz=dt.UTC) if isinstance(value, int | float) else None
+
+
+def state_of(subscription: dict) -> StripeSubscriptionState | None:
+    """The state ``subscription`` (a Stripe subscription object as a dict) implies; None while it is
+    pending (incomplete) or in a status we do not know, so that it changes nothing."""
+    stripe_status = subscription.get("status")
+    if stripe_status not in STATUS_MAP:
+        return None
+    status = STATUS_MAP[stripe_status]
+    items = (subscription.get("items") or {}).get("data") or []
+    plans = [plan_of_price(item.get("price") or {}) for item in items]
+    plan = next((p for p in plans if p is not None), PlanName.FREE)
+    if status == "CANCELED":
+        plan = PlanName.FREE
+    starts = [item.get("current_period_start") for item in items if item.get("current_period_start")]
+    ends = [item.get("current_period_end") for item in items if item.get("current_period_end")]
+    customer = subscription.get("customer")
+    return StripeSubscriptionState(
+        subscription_id=str(subscription["id"]),
+        customer_id=str(customer["id"] if isinstance(customer, dict) else customer or ""),
+        plan=plan,
+        status=status,
+        current_period_start=_timestamp(min(starts)) if starts else None,
+        current_period_end=_timestamp(max(ends)) if ends else None,
+        cancel_at_period_end=bool(subscription.get("cancel_at_period_end")),
+    )
+
+
+def subscription_id_of_invoice(invoice: dict) -> str | None:
+    """The subscription an invoice bills: under ``parent`` in this API version (top level before)."""
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    found = details.get("subscription") or invoice.get("subscription")
+    if isinstance(found, dict):
+        found = found.get("id")
+    return str(found) if found else None
