@@ -148,6 +148,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "refresh-platform-tokens": {"task": "platforms.tasks.refresh_expiring_tokens", "schedule": 300.0},
+    # Restart what lost its supervisor, end sessions past their grace period or plan limit.
+    "streaming-reconcile": {"task": "streaming.tasks.reconcile", "schedule": 5.0},
+    "streaming-viewers": {"task": "streaming.tasks.poll_viewers", "schedule": 30.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -288,6 +291,25 @@ MEDIA_NODE = env.str("MEDIA_NODE", default="local")
 RTMP_PORT = env.int("RTMP_PORT", default=1935)
 RTMP_PUBLIC_URL = env.str("RTMP_PUBLIC_URL", default=f"rtmp://127.0.0.1:{RTMP_PORT}/live")
 RTMP_CALLBACK_BASE = env.str("RTMP_CALLBACK_BASE", default="http://127.0.0.1:8000")
+# Who may call /rtmp/on_publish/ & co.: the media nodes' nginx (comma-separated CIDRs).
+RTMP_CALLBACK_ALLOWED_NETWORKS = env.list(
+    "RTMP_CALLBACK_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"]
+)
+# Where this node's workers read the ingest (nginx allows play from loopback only).
+RTMP_LOCAL_HOST = env.str("RTMP_LOCAL_HOST", default="127.0.0.1")
+# A publisher that drops and returns within this many seconds continues the same session.
+STREAM_RECONNECT_GRACE_SECONDS = env.float("STREAM_RECONNECT_GRACE_SECONDS", default=30.0)
+# Supervision of relays and encoders (seconds): lease, heartbeat, stall detection, retries.
+STREAM_LEASE_SECONDS = env.float("STREAM_LEASE_SECONDS", default=8.0)
+STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=2.0)
+STREAM_STALL_SECONDS = env.float("STREAM_STALL_SECONDS", default=4.0)
+STREAM_START_TIMEOUT_SECONDS = env.float("STREAM_START_TIMEOUT_SECONDS", default=15.0)
+STREAM_RETRY_BASE_SECONDS = env.float("STREAM_RETRY_BASE_SECONDS", default=1.0)
+STREAM_MAX_RETRIES = env.int("STREAM_MAX_RETRIES", default=3)
+STREAM_HEALTHY_REFILL_SECONDS = env.float("STREAM_HEALTHY_REFILL_SECONDS", default=60.0)
+STREAM_STOP_GRACE_SECONDS = env.float("STREAM_STOP_GRACE_SECONDS", default=5.0)
+# The local test destination (the ingest's `sink` app) and where its HLS preview is served.
+RTMP_SINK_HLS_URL = env.str("RTMP_SINK_HLS_URL", default="http://127.0.0.1:8088/hls/")
 
 LOGGING = {
     "version": 1,

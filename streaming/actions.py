@@ -1,12 +1,204 @@
-"""Actions of the restream engine that other apps call."""
+"""Actions of the restream engine: each owns its transaction and queues its side effects."""
 
 from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from billing.models import plan_limits_for
+from billing.plans import check_destination_count, check_quality, check_stream_duration, shows_branding
+from platforms.models import PlatformConnection
+from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
+
+logger = logging.getLogger(__name__)
+DEFAULT_TITLE = "Live on Prism"
+
+
+@dataclass(frozen=True)
+class PublishAnswer:
+    """``stream_name`` set: accept and rename the stream to it; else refuse with ``reason`` (logged)."""
+
+    stream_name: str | None
+    reason: str = ""
+
+
+def media_queue(node: str) -> str:
+    return f"media.{node}"
+
+
+def active_connections(user: User) -> list[PlatformConnection]:
+    return list(
+        PlatformConnection.objects.filter(
+            user=user, include_in_stream=True, state=PlatformConnection.State.CONNECTED
+        ).order_by("pk")
+    )
+
+
+def accept_publish(key: str, node: str) -> PublishAnswer:
+    """Decide an on_publish: a valid key of a user within plan limits starts (or resumes) a session."""
+    user_id = IngestKey.user_id_for(key)
+    if user_id is None:
+        return PublishAnswer(None, "unknown ingest key")
+    user = User.objects.get(pk=user_id)
+    grace = settings.STREAM_RECONNECT_GRACE_SECONDS
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user_id).first()  # serialise publishes of one user
+        open_session = (
+            StreamSession.objects.select_for_update()
+            .filter(user=user, state__in=StreamSession.ACTIVE)
+            .first()
+        )
+        if open_session is not None:
+            left = open_session.publisher_left_at
+            if open_session.publisher_connected:
+                return PublishAnswer(None, f"session {open_session.pk} already has a publisher")
+            if (
+                open_session.desired == StreamSession.Desired.LIVE
+                and open_session.node == node
+                and left is not None
+                and (timezone.now() - left).total_seconds() <= grace
+            ):
+                open_session.publisher_connected = True
+                open_session.publisher_left_at = None
+                open_session.save(update_fields=["publisher_connected", "publisher_left_at"])
+                return PublishAnswer(open_session.stream_name, "resumed")
+            _end_locked(open_session, "The stream from OBS stopped.")
+        plan = plan_limits_for(user)
+        connections = active_connections(user)
+        decision = check_destination_count(plan, len(connections))
+        if not decision:
+            return PublishAnswer(None, decision.message)
+        session = StreamSession.objects.create(
+            user=user,
+            node=node,
+            stream_name=StreamSession.new_stream_name(),
+            title=DEFAULT_TITLE,
+            quality_ceiling=plan.max_quality,
+            branding=shows_branding(plan),
+        )
+        # Property 2: exactly one DestinationStream (hence one relay) per active destination.
+        DestinationStream.objects.bulk_create(
+            DestinationStream(session=session, connection=c, label=str(c), kind=c.kind) for c in connections
+        )
+        from streaming.tasks import plan_session
+
+        plan_session.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
+    return PublishAnswer(session.stream_name, "started")
+
+
+def publisher_left(stream_name: str) -> bool:
+    """on_publish_done: the session waits for its publisher for the grace period, then ends."""
+    updated = StreamSession.objects.filter(stream_name=stream_name, state__in=StreamSession.ACTIVE).update(
+        publisher_connected=False, publisher_left_at=timezone.now()
+    )
+    return updated == 1
+
+
+def may_keep_publishing(stream_name: str) -> bool:
+    """on_update: False drops the publisher (session stopped, over its plan, or unknown)."""
+    session = StreamSession.objects.filter(stream_name=stream_name).first()
+    if session is None or session.state not in StreamSession.ACTIVE:
+        return False
+    if session.desired != StreamSession.Desired.LIVE:
+        return False
+    decision = check_stream_duration(plan_limits_for(session.user), session.minutes_streamed)
+    if not decision:
+        end_session(session.pk, decision.message)
+        return False
+    return True
+
+
+def _end_locked(session: StreamSession, reason: str) -> None:
+    session.desired = StreamSession.Desired.STOPPED
+    session.save(update_fields=["desired"])
+    session.destinations.exclude(state__in=DestinationStream.FINISHED).update(
+        desired=DestinationStream.Desired.STOP
+    )
+    session.encoders.update(desired="STOP")
+    if session.state in StreamSession.ACTIVE:
+        session.transition_to(StreamSession.State.ENDING, reason)
+    from streaming.tasks import finalize_session
+
+    finalize_session.apply_async_on_commit(args=[session.pk], countdown=1)
+
+
+def end_session(session_id: int, reason: str) -> bool:
+    """Ask every supervisor of the session to stop (SIGINT, then SIGKILL); the session goes ENDING → ENDED."""
+    with transaction.atomic():
+        session = StreamSession.objects.select_for_update().filter(pk=session_id).first()
+        if session is None or session.state not in StreamSession.ACTIVE:
+            return False
+        _end_locked(session, reason)
+    return True
+
+
+def stop_session(session_id: int) -> bool:
+    return end_session(session_id, "Stopped.")
+
+
+def finalize_session(session_id: int) -> bool:
+    """Close what no supervisor holds any more; ENDED once every destination and encoder is finished."""
+    now = timezone.now()
+    with transaction.atomic():
+        session = StreamSession.objects.select_for_update().filter(pk=session_id).first()
+        if session is None or session.state not in (StreamSession.State.ENDING, StreamSession.State.ERROR):
+            return False
+        free = DestinationStream.claimable(now)
+        for dest in session.destinations.filter(free).exclude(state__in=DestinationStream.FINISHED):
+            dest.transition_to(DestinationStream.State.DISCONNECTED, "Stream ended.")
+        for enc in session.encoders.filter(Encoder.claimable(now)).exclude(state__in=Encoder.FINISHED):
+            enc.transition_to(Encoder.State.STOPPED)
+        busy = session.destinations.exclude(state__in=DestinationStream.FINISHED).exists() or (
+            session.encoders.exclude(state__in=Encoder.FINISHED).exists()
+        )
+        if busy:
+            return False
+        session.transition_to(StreamSession.State.ENDED)
+    return True
 
 
 def end_sessions_over_plan(user_id: int) -> int:
     """End (with a message) the user's live sessions that the user's current plan no longer covers.
 
-    Called by billing after a plan drops or lapses. The engine's sessions land with the
-    restream issue; until then there is nothing live to end. Returns how many were ended.
+    Called by billing after a plan drops or lapses. Returns how many were ended.
     """
-    return 0
+    ended = 0
+    for session in StreamSession.objects.filter(user_id=user_id, state__in=StreamSession.ACTIVE):
+        plan = plan_limits_for(session.user)
+        count = session.destinations.exclude(state__in=DestinationStream.FINISHED).count()
+        for decision in (
+            check_destination_count(plan, count),
+            check_quality(plan, session.quality_ceiling),
+            check_stream_duration(plan, session.minutes_streamed),
+        ):
+            if not decision:
+                ended += end_session(session.pk, decision.message)
+                break
+        else:
+            if shows_branding(plan) and not session.branding:
+                ended += end_session(
+                    session.pk, f"Your {plan.title} plan shows Prism branding: go live again."
+                )
+    return ended
+
+
+def regenerate_ingest_key(user: User) -> IngestKey:
+    return IngestKey.regenerate(user)
+
+
+def add_local_test_destination(user: User) -> PlatformConnection:
+    """A CUSTOM destination pushing to this node's own `sink` app (previewable as HLS)."""
+    name = "test-" + secrets.token_hex(6)
+    return PlatformConnection.objects.create(
+        user=user,
+        kind=PlatformConnection.Kind.CUSTOM,
+        name=f"Local test destination {name[5:]}",
+        rtmp_url=f"rtmp://127.0.0.1:{settings.RTMP_PORT}/sink",
+        stream_key=name,
+    )

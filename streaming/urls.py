@@ -1,4 +1,10 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from streaming import views
 
 app_name = "streaming"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("rtmp/on_publish/", views.on_publish, name="on_publish"),
+    path("rtmp/on_publish_done/", views.on_publish_done, name="on_publish_done"),
+    path("rtmp/on_update/", views.on_update, name="on_update"),
+]

@@ -1,0 +1,360 @@
+"""The restream engine's rows: ingest keys, sessions, one row per destination, encoders, events.
+
+Every long-lived process (a relay per destination, an encoder per rendition) is held under a
+lease on its row: a supervisor claims it with compare-and-set, bumps ``lease_token`` (a
+fencing token) on every claim and heartbeats with ``filter(lease_token=mine)``, so a stale
+holder learns at its next heartbeat that it lost the row and kills its process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from platforms.encryption import EncryptedTextField
+
+KEY_PREFIX = "live_"
+
+
+def digest_of(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+def _push_after_commit(session_id: int) -> None:
+    from streaming.status import push_session_status
+
+    transaction.on_commit(lambda: push_session_status(session_id))
+
+
+class IngestKey(models.Model):
+    """A user's RTMP ingest key: looked up by digest, shown (masked) from the encrypted copy."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ingest_key")
+    digest = models.CharField(max_length=64, unique=True)
+    key = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"ingest key of {self.user_id}"
+
+    @property
+    def masked(self) -> str:
+        return f"{KEY_PREFIX}••••••••{self.key[-4:]}"
+
+    @classmethod
+    def for_user(cls, user: models.Model) -> IngestKey:
+        existing = cls.objects.filter(user=user).first()
+        return existing or cls.regenerate(user)
+
+    @classmethod
+    def regenerate(cls, user: models.Model) -> IngestKey:
+        """A fresh key; the old digest is overwritten in the same row, so it stops working at once."""
+        key = KEY_PREFIX + secrets.token_urlsafe(24)
+        row, _ = cls.objects.update_or_create(
+            user=user, defaults={"digest": digest_of(key), "key": key, "created_at": timezone.now()}
+        )
+        return row
+
+    @classmethod
+    def user_id_for(cls, key: str) -> int | None:
+        return cls.objects.filter(digest=digest_of(key)).values_list("user_id", flat=True).first()
+
+
+class StreamSession(models.Model):
+    class State(models.TextChoices):
+        STARTING = "STARTING", "Starting"
+        LIVE = "LIVE", "Live"
+        ENDING = "ENDING", "Ending"
+        ENDED = "ENDED", "Ended"
+        ERROR = "ERROR", "Error"
+
+    class Desired(models.TextChoices):
+        LIVE = "LIVE", "Live"
+        STOPPED = "STOPPED", "Stopped"
+
+    TRANSITIONS: ClassVar[dict[str, set[str]]] = {
+        State.STARTING: {State.LIVE, State.ENDING, State.ERROR},
+        State.LIVE: {State.ENDING, State.ERROR},
+        State.ENDING: {State.ENDED, State.ERROR},
+        State.ENDED: set(),
+        State.ERROR: {State.ENDED},
+    }
+    ACTIVE: ClassVar[tuple[str, ...]] = (State.STARTING, State.LIVE)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stream_sessions"
+    )
+    node = models.CharField(max_length=64)
+    stream_name = models.CharField(max_length=40, unique=True)
+    title = models.CharField(max_length=200, blank=True)
+    quality_ceiling = models.CharField(max_length=16)
+    branding = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.STARTING)
+    desired = models.CharField(max_length=16, choices=Desired.choices, default=Desired.LIVE)
+    publisher_connected = models.BooleanField(default=True)
+    publisher_left_at = models.DateTimeField(null=True, blank=True)
+    planned = models.BooleanField(default=False)
+    limit_warned = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            # At most one unfinished session per user: a second publisher is refused.
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(state__in=["STARTING", "LIVE"]), name="one_open_session"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} ({self.state})"
+
+    @staticmethod
+    def new_stream_name() -> str:
+        return "s-" + secrets.token_hex(16)
+
+    def transition_to(self, state: str, message: str = "") -> bool:
+        """Move to ``state`` (locking the row); False when already there; IllegalTransition otherwise."""
+        with transaction.atomic():
+            row = StreamSession.objects.select_for_update().get(pk=self.pk)
+            if row.state == state:
+                return False
+            if state not in self.TRANSITIONS[row.state]:
+                raise IllegalTransition(f"session {self.pk}: {row.state} -> {state}")
+            fields = ["state"]
+            row.state = state
+            if state in (self.State.ENDED, self.State.ERROR) and row.ended_at is None:
+                row.ended_at = timezone.now()
+                fields.append("ended_at")
+            if message and not row.end_reason and state in (self.State.ENDING, self.State.ERROR):
+                row.end_reason = message[:300]
+                fields.append("end_reason")
+            row.save(update_fields=fields)
+            StreamEvent.objects.create(
+                session=row, from_state=self.state, to_state=state, message=message[:500]
+            )
+            _push_after_commit(row.pk)
+            self.state, self.ended_at, self.end_reason = row.state, row.ended_at, row.end_reason
+        return True
+
+    @property
+    def minutes_streamed(self) -> float:
+        return ((self.ended_at or timezone.now()) - self.started_at).total_seconds() / 60
+
+
+class Leased(models.Model):
+    """A row a single supervisor holds: compare-and-set claim, fencing token, heartbeat."""
+
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.PositiveBigIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    process_id = models.PositiveIntegerField(null=True, blank=True, help_text="pid of the current process")
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def claimable(cls, now: object) -> Q:
+        # Free: never held, expired, or queued by the reconciler (owner "" with a short lease).
+        return Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner="")
+
+    @classmethod
+    def claim(cls, pk: int, owner: str, seconds: float) -> int | None:
+        """Take the row's lease if free; return the new fencing token, or None if someone holds it."""
+        now = timezone.now()
+        won = (
+            cls.objects.filter(pk=pk)
+            .filter(cls.claimable(now))
+            .update(
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=seconds),
+                lease_token=F("lease_token") + 1,
+                heartbeat_at=now,
+            )
+        )
+        if won != 1:
+            return None
+        return cls.objects.values_list("lease_token", flat=True).get(pk=pk)
+
+    @classmethod
+    def mark_queued(cls, pk: int, seconds: float) -> bool:
+        """Reserve a free row for a task about to be queued, so the next pass does not queue it again."""
+        now = timezone.now()
+        return (
+            cls.objects.filter(pk=pk)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .update(lease_owner="", lease_until=now + timedelta(seconds=seconds))
+            == 1
+        )
+
+    @classmethod
+    def heartbeat(cls, pk: int, token: int, seconds: float) -> bool:
+        """Extend our lease; False means another holder fenced us off (stop at once)."""
+        now = timezone.now()
+        return (
+            cls.objects.filter(pk=pk, lease_token=token).update(
+                lease_until=now + timedelta(seconds=seconds), heartbeat_at=now
+            )
+            == 1
+        )
+
+    @classmethod
+    def release(cls, pk: int, token: int) -> None:
+        cls.objects.filter(pk=pk, lease_token=token).update(lease_until=timezone.now(), lease_owner="")
+
+
+class DestinationStream(Leased):
+    class State(models.TextChoices):
+        CONNECTING = "CONNECTING", "Connecting"
+        LIVE = "LIVE", "Live"
+        ERROR = "ERROR", "Error"
+        DISCONNECTED = "DISCONNECTED", "Disconnected"
+
+    class Desired(models.TextChoices):
+        RUN = "RUN", "Run"
+        STOP = "STOP", "Stop"
+
+    TRANSITIONS: ClassVar[dict[str, set[str]]] = {
+        State.CONNECTING: {State.LIVE, State.ERROR, State.DISCONNECTED},
+        State.LIVE: {State.CONNECTING, State.ERROR, State.DISCONNECTED},
+        State.ERROR: {State.DISCONNECTED},
+        State.DISCONNECTED: set(),
+    }
+    FINISHED: ClassVar[tuple[str, ...]] = (State.ERROR, State.DISCONNECTED)
+
+    session = models.ForeignKey(StreamSession, on_delete=models.CASCADE, related_name="destinations")
+    connection = models.ForeignKey(
+        "platforms.PlatformConnection",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="destination_streams",
+    )
+    label = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CONNECTING)
+    desired = models.CharField(max_length=8, choices=Desired.choices, default=Desired.RUN)
+    error_message = models.CharField(max_length=300, blank=True)
+    viewer_count = models.PositiveIntegerField(null=True, blank=True)
+    rendition = models.CharField(max_length=32, blank=True, help_text="Empty: a copy of the source.")
+    target_url = EncryptedTextField(blank=True, default="")  # secret: holds the destination's key
+    platform_ref = models.CharField(max_length=255, blank=True)
+    live_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "connection"], name="one_stream_per_destination")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.state})"
+
+    def transition_to(self, state: str, message: str = "") -> bool:
+        """Move to ``state``; False when already there; IllegalTransition for a move the table forbids."""
+        with transaction.atomic():
+            row = DestinationStream.objects.select_for_update().get(pk=self.pk)
+            if row.state == state:
+                if message and row.error_message != message[:300]:
+                    row.error_message = message[:300]
+                    row.save(update_fields=["error_message"])
+                return False
+            if state not in self.TRANSITIONS[row.state]:
+                raise IllegalTransition(f"destination {self.pk}: {row.state} -> {state}")
+            previous = row.state
+            row.state = state
+            row.error_message = message[:300] if state in (self.State.ERROR, self.State.CONNECTING) else ""
+            row.live_since = timezone.now() if state == self.State.LIVE else None
+            row.save(update_fields=["state", "error_message", "live_since"])
+            StreamEvent.objects.create(
+                session_id=row.session_id,
+                destination=row,
+                from_state=previous,
+                to_state=state,
+                message=message,
+            )
+            _push_after_commit(row.session_id)
+            self.state, self.error_message, self.live_since = row.state, row.error_message, row.live_since
+        return True
+
+
+class Encoder(Leased):
+    """One transcoding FFmpeg per distinct rendition of a session, shared by its destinations."""
+
+    class State(models.TextChoices):
+        STARTING = "STARTING", "Starting"
+        RUNNING = "RUNNING", "Running"
+        ERROR = "ERROR", "Error"
+        STOPPED = "STOPPED", "Stopped"
+
+    TRANSITIONS: ClassVar[dict[str, set[str]]] = {
+        State.STARTING: {State.RUNNING, State.ERROR, State.STOPPED},
+        State.RUNNING: {State.STARTING, State.ERROR, State.STOPPED},
+        State.ERROR: {State.STOPPED},
+        State.STOPPED: set(),
+    }
+    FINISHED: ClassVar[tuple[str, ...]] = (State.ERROR, State.STOPPED)
+
+    session = models.ForeignKey(StreamSession, on_delete=models.CASCADE, related_name="encoders")
+    rendition = models.CharField(max_length=32)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.STARTING)
+    desired = models.CharField(max_length=8, default="RUN")
+    source_fps = models.FloatField(null=True, blank=True)
+    error_message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session", "rendition"], name="one_encoder_per_rendition")
+        ]
+
+    def __str__(self) -> str:
+        return f"encoder {self.rendition} of session {self.session_id}"
+
+    def transition_to(self, state: str, message: str = "") -> bool:
+        with transaction.atomic():
+            row = Encoder.objects.select_for_update().get(pk=self.pk)
+            if row.state == state:
+                return False
+            if state not in self.TRANSITIONS[row.state]:
+                raise IllegalTransition(f"encoder {self.pk}: {row.state} -> {state}")
+            previous, row.state, row.error_message = row.state, state, message[:300]
+            row.save(update_fields=["state", "error_message"])
+            StreamEvent.objects.create(
+                session_id=row.session_id,
+                from_state=previous,
+                to_state=state,
+                message=f"{self}: {message}"[:500],
+            )
+            self.state = row.state
+        return True
+
+
+class StreamEvent(models.Model):
+    session = models.ForeignKey(StreamSession, on_delete=models.CASCADE, related_name="events")
+    destination = models.ForeignKey(
+        DestinationStream, on_delete=models.CASCADE, null=True, related_name="events"
+    )
+    from_state = models.CharField(max_length=16)
+    to_state = models.CharField(max_length=16)
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} -> {self.to_state}"

@@ -1,0 +1,308 @@
+"""One supervisor per destination (its relay) or per rendition (its encoder), run inside a media task.
+
+The loop: claim the row's lease (compare-and-set, new fencing token), heartbeat, start the
+process when its input is ready, watch its progress, kill it when it stalls, restart with
+exponential backoff and jitter, give up after ``STREAM_MAX_RETRIES`` failed retries (ERROR with
+a message for the creator), and refill the retry budget after a stretch of healthy streaming.
+Stop is SIGINT, then SIGKILL after a grace period. Nothing here touches another destination.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from platforms.models import PlatformConnection
+from platforms.targets import PlatformError, prepare_target
+from streaming.ffmpeg import build_transcode_command
+from streaming.models import DestinationStream, Encoder, Leased, StreamSession
+from streaming.processes import Child, relay_job
+from streaming.quality import preset_named
+
+logger = logging.getLogger(__name__)
+SHUTTING_DOWN = threading.Event()  # set when the media worker shuts down: stop children, free leases
+INPUT_CATEGORIES = ("input_unavailable", "input_ended")
+
+
+def owner_name() -> str:
+    return f"{settings.MEDIA_NODE}@{socket.gethostname()}:{threading.get_ident()}"
+
+
+def backoff_seconds(failures: int, base: float, rng: random.Random | None = None) -> float:
+    """base * 2^(failures-1), plus up to 25 % jitter so many destinations do not retry in step."""
+    delay = base * (2 ** max(failures - 1, 0))
+    return delay * (1 + (rng or random).random() * 0.25)
+
+
+def creator_message(category: str, label: str, kind: str) -> str:
+    """What went wrong, in words a creator can act on; never a URL or a key."""
+    platform = dict(PlatformConnection.Kind.choices).get(kind, "the destination")
+    if category == "output_rejected":
+        if kind == PlatformConnection.Kind.CUSTOM:
+            return f"{label} refused the stream key — check the server and key of this destination"
+        return f"{platform} refused the stream key — reconnect {platform}"
+    if category == "output_refused":
+        return f"Could not reach {label}'s server"
+    if category == "output_broken":
+        return f"{label} closed the connection"
+    if category in INPUT_CATEGORIES:
+        return "Your stream stopped reaching Prism"
+    if category == "stalled":
+        return f"The stream to {label} stopped moving"
+    return f"Streaming to {label} failed"
+
+
+def local_url(app: str, name: str) -> str:
+    return f"rtmp://{settings.RTMP_LOCAL_HOST}:{settings.RTMP_PORT}/{app}/{name}"
+
+
+@dataclass
+class Outcome:
+    """What a supervisor ended with (for logs and tests)."""
+
+    result: str
+    failures: int = 0
+
+
+class _Kind:
+    """The per-kind parts of supervision: readiness, the process, and what each event means."""
+
+    model: type[Leased]
+
+    def reload(self, pk: int) -> Leased:
+        return self.model.objects.select_related("session").get(pk=pk)
+
+    def should_stop(self, row: Leased) -> bool:
+        session: StreamSession = row.session  # type: ignore[attr-defined]
+        return (
+            row.desired != "RUN"
+            or session.desired != StreamSession.Desired.LIVE
+            or (
+                row.state in row.FINISHED  # type: ignore[attr-defined]
+            )
+        )
+
+    def ready(self, row: Leased) -> bool:
+        return bool(row.session.publisher_connected)  # type: ignore[attr-defined]
+
+    def spawn(self, row: Leased) -> Child | None:
+        raise NotImplementedError
+
+    def went_live(self, row: Leased) -> None:
+        raise NotImplementedError
+
+    def retrying(self, row: Leased, category: str, message: str) -> None:
+        raise NotImplementedError
+
+    def failed(self, row: Leased, category: str, message: str) -> None:
+        raise NotImplementedError
+
+    def stopped(self, row: Leased) -> None:
+        raise NotImplementedError
+
+
+class RelayKind(_Kind):
+    model = DestinationStream
+
+    def ready(self, row: Leased) -> bool:
+        dest: DestinationStream = row  # type: ignore[assignment]
+        if not super().ready(dest):
+            return False
+        if not dest.rendition:
+            return True
+        encoder = Encoder.objects.filter(session_id=dest.session_id, rendition=dest.rendition).first()
+        if encoder is not None and encoder.state == Encoder.State.ERROR:
+            self.failed(
+                dest, "internal", f"Prism could not prepare the {dest.rendition} version of your stream"
+            )
+            return False
+        return encoder is not None and encoder.state == Encoder.State.RUNNING
+
+    def spawn(self, row: Leased) -> Child | None:
+        dest: DestinationStream = row  # type: ignore[assignment]
+        if not dest.target_url:
+            connection = dest.connection
+            if connection is None:
+                self.failed(dest, "internal", f"{dest.label} was removed")
+                return None
+            try:
+                target = prepare_target(connection, title=dest.session.title)
+            except PlatformError as exc:
+                self.failed(dest, "internal", exc.message)
+                return None
+            dest.target_url, dest.platform_ref = target.url, target.platform_ref
+            dest.save(update_fields=["target_url", "platform_ref"])
+        source = (
+            local_url("rendition", f"{dest.session.stream_name}-{dest.rendition}")
+            if dest.rendition
+            else local_url("live", dest.session.stream_name)
+        )
+        key = dest.target_url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        return Child(
+            [sys.executable, "-m", "streaming.relay"],
+            relay_job(source, dest.target_url),
+            secrets=(key,),
+            owner=owner_name(),
+        )
+
+    def went_live(self, row: Leased) -> None:
+        row.transition_to(DestinationStream.State.LIVE)  # type: ignore[attr-defined]
+
+    def retrying(self, row: Leased, category: str, message: str) -> None:
+        dest: DestinationStream = row  # type: ignore[assignment]
+        dest.transition_to(
+            DestinationStream.State.CONNECTING, creator_message(category, dest.label, dest.kind)
+        )
+
+    def failed(self, row: Leased, category: str, message: str) -> None:
+        dest: DestinationStream = row  # type: ignore[assignment]
+        text = (
+            message
+            if category == "internal" and message
+            else creator_message(category, dest.label, dest.kind)
+        )
+        dest.transition_to(DestinationStream.State.ERROR, text)
+
+    def stopped(self, row: Leased) -> None:
+        dest: DestinationStream = row  # type: ignore[assignment]
+        if dest.state not in DestinationStream.FINISHED:
+            dest.transition_to(DestinationStream.State.DISCONNECTED, "Stream ended.")
+
+
+class EncoderKind(_Kind):
+    model = Encoder
+
+    def spawn(self, row: Leased) -> Child | None:
+        enc: Encoder = row  # type: ignore[assignment]
+        preset, _, branded = enc.rendition.partition("-")
+        argv = build_transcode_command(
+            local_url("live", enc.session.stream_name),
+            local_url("rendition", f"{enc.session.stream_name}-{enc.rendition}"),
+            preset_named(preset),
+            source_fps=enc.source_fps,
+            branding=branded == "branded",
+            threads=1,
+        )
+        return Child(argv, owner=owner_name())
+
+    def went_live(self, row: Leased) -> None:
+        row.transition_to(Encoder.State.RUNNING)  # type: ignore[attr-defined]
+
+    def retrying(self, row: Leased, category: str, message: str) -> None:
+        row.transition_to(Encoder.State.STARTING, message)  # type: ignore[attr-defined]
+
+    def failed(self, row: Leased, category: str, message: str) -> None:
+        row.transition_to(Encoder.State.ERROR, message)  # type: ignore[attr-defined]
+
+    def stopped(self, row: Leased) -> None:
+        if row.state not in Encoder.FINISHED:  # type: ignore[attr-defined]
+            row.transition_to(Encoder.State.STOPPED)  # type: ignore[attr-defined]
+
+
+def supervise(kind: _Kind, pk: int) -> Outcome:
+    """Hold row ``pk`` and its process until it should stop, fails for good, or we lose the lease."""
+    s = settings
+    token = kind.model.claim(pk, owner_name(), s.STREAM_LEASE_SECONDS)
+    if token is None:
+        return Outcome("held elsewhere")
+    child: Child | None = None
+    row = kind.reload(pk)
+    failures = row.attempts
+    next_start = 0.0
+    next_beat = time.monotonic() + s.STREAM_HEARTBEAT_SECONDS
+    live = False
+    healthy_since: float | None = None
+    try:
+        while True:
+            now = time.monotonic()
+            if SHUTTING_DOWN.is_set():
+                if child is not None:
+                    child.stop(s.STREAM_STOP_GRACE_SECONDS)
+                    child = None
+                return Outcome("worker shutting down", failures)
+            if now >= next_beat:
+                next_beat = now + s.STREAM_HEARTBEAT_SECONDS
+                if not kind.model.heartbeat(pk, token, s.STREAM_LEASE_SECONDS):
+                    # Fenced: another supervisor holds the row now; never let two processes push.
+                    if child is not None:
+                        child.kill()
+                        child = None
+                    return Outcome("fenced", failures)
+                row = kind.reload(pk)
+            if kind.should_stop(row):
+                if child is not None:
+                    child.stop(s.STREAM_STOP_GRACE_SECONDS)
+                    child = None
+                kind.stopped(kind.reload(pk))
+                return Outcome("stopped", failures)
+            if child is None:
+                if now >= next_start and kind.ready(row):
+                    row = kind.reload(pk)
+                    if row.state in row.FINISHED:  # type: ignore[attr-defined]
+                        continue
+                    child = kind.spawn(row)
+                    live = False
+                    if child is not None:
+                        kind.model.objects.filter(pk=pk, lease_token=token).update(process_id=child.pid)
+                    if child is None:
+                        row = kind.reload(pk)
+                        continue
+                time.sleep(0.25)
+                continue
+            code = child.poll()
+            stalled = code is None and child.stalled(
+                now, s.STREAM_STALL_SECONDS, s.STREAM_START_TIMEOUT_SECONDS
+            )
+            if code is not None or stalled:
+                if stalled:
+                    child.kill()
+                    category, message = "stalled", "no progress"
+                else:
+                    category, message = child.failure()
+                child = None
+                live, healthy_since = False, None
+                row = kind.reload(pk)
+                if kind.should_stop(row):
+                    continue
+                if category in INPUT_CATEGORIES and not row.session.publisher_connected:  # type: ignore[attr-defined]
+                    continue  # the publisher left: wait for it without spending the retry budget
+                failures += 1
+                kind.model.objects.filter(pk=pk, lease_token=token).update(attempts=failures)
+                logger.info(
+                    "%s %s failed (%s: %s), failure %s", kind.model.__name__, pk, category, message, failures
+                )
+                if failures > s.STREAM_MAX_RETRIES:
+                    kind.failed(row, category, message)
+                    return Outcome("failed", failures)
+                kind.retrying(row, category, message)
+                next_start = now + backoff_seconds(failures, s.STREAM_RETRY_BASE_SECONDS)
+                continue
+            if not live and child.last_advance is not None:
+                live, healthy_since = True, now
+                kind.went_live(kind.reload(pk))
+                row = kind.reload(pk)
+            if live and failures and healthy_since and now - healthy_since >= s.STREAM_HEALTHY_REFILL_SECONDS:
+                failures = 0
+                kind.model.objects.filter(pk=pk, lease_token=token).update(attempts=0)
+            time.sleep(0.25)
+    finally:
+        if child is not None:
+            child.kill()
+        kind.model.release(pk, token)
+        close_old_connections()
+
+
+def supervise_destination(destination_id: int) -> Outcome:
+    return supervise(RelayKind(), destination_id)
+
+
+def supervise_encoder(encoder_id: int) -> Outcome:
+    return supervise(EncoderKind(), encoder_id)

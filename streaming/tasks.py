@@ -1,0 +1,178 @@
+"""Celery tasks of the restream engine: take ids, reload, check state, idempotent.
+
+Per-node work (planning, supervisors) goes to the queue ``media.<node>`` of the node whose
+ingest took the publish; the reconciler and the viewer poll run from beat on ``default``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from celery.signals import worker_shutting_down
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import plan_limits_for
+from platforms.targets import PlatformError, viewer_count
+from streaming import actions, supervisor
+from streaming.models import DestinationStream, Encoder, StreamSession
+from streaming.renditions import DestinationNeed, plan_renditions, wait_until_live
+from streaming.status import push_session_status, push_to_user
+
+logger = logging.getLogger(__name__)
+QUEUED_LEASE_SECONDS = 20.0  # a queued supervisor must claim its row within this, or it is queued again
+WARN_BEFORE_LIMIT = timedelta(minutes=5)
+
+
+@worker_shutting_down.connect
+def _stop_supervisors(**_: object) -> None:
+    supervisor.SHUTTING_DOWN.set()
+
+
+def enqueue_supervisor(kind: str, pk: int, node: str) -> bool:
+    """Queue a supervisor for a free row on its node; False if a holder or a queued task has it."""
+    model = DestinationStream if kind == "destination" else Encoder
+    if not model.mark_queued(pk, QUEUED_LEASE_SECONDS):
+        return False
+    task = supervise_destination if kind == "destination" else supervise_encoder
+    task.apply_async(args=[pk], queue=actions.media_queue(node))
+    return True
+
+
+@shared_task(name="streaming.tasks.plan_session", ignore_result=True)
+def plan_session(session_id: int) -> None:
+    """Probe the source, decide copy or rendition per destination, start one supervisor per row."""
+    session = StreamSession.objects.filter(pk=session_id).first()
+    if session is None or session.state != StreamSession.State.STARTING or session.planned:
+        return
+    source = wait_until_live(supervisor.local_url("live", session.stream_name), timeout=10.0)
+    destinations = list(session.destinations.all())
+    plan = plan_renditions(
+        source, [DestinationNeed(d.pk, session.quality_ceiling, session.branding) for d in destinations]
+    )
+    with transaction.atomic():
+        locked = StreamSession.objects.select_for_update().get(pk=session_id)
+        if locked.planned or locked.state != StreamSession.State.STARTING:
+            return
+        for dest in destinations:
+            rendition = plan.reads[dest.pk]
+            dest.rendition = rendition.suffix if rendition else ""
+            dest.save(update_fields=["rendition"])
+        for rendition in plan.renditions:
+            Encoder.objects.create(
+                session=locked, rendition=rendition.suffix, source_fps=source.fps if source else None
+            )
+        locked.planned = True
+        locked.save(update_fields=["planned"])
+        locked.transition_to(StreamSession.State.LIVE)
+        transaction.on_commit(lambda: _start_supervisors(session_id))
+
+
+def _start_supervisors(session_id: int) -> None:
+    session = StreamSession.objects.get(pk=session_id)
+    for pk in session.encoders.values_list("pk", flat=True):
+        enqueue_supervisor("encoder", pk, session.node)
+    for pk in session.destinations.values_list("pk", flat=True):
+        enqueue_supervisor("destination", pk, session.node)
+
+
+@shared_task(name="streaming.tasks.supervise_destination", ignore_result=True)
+def supervise_destination(destination_id: int) -> str:
+    outcome = supervisor.supervise_destination(destination_id)
+    _finalize_if_ending(DestinationStream, destination_id)
+    return outcome.result
+
+
+@shared_task(name="streaming.tasks.supervise_encoder", ignore_result=True)
+def supervise_encoder(encoder_id: int) -> str:
+    outcome = supervisor.supervise_encoder(encoder_id)
+    _finalize_if_ending(Encoder, encoder_id)
+    return outcome.result
+
+
+def _finalize_if_ending(model: type[DestinationStream] | type[Encoder], pk: int) -> None:
+    session_id = model.objects.filter(pk=pk).values_list("session_id", flat=True).first()
+    if session_id is not None:
+        actions.finalize_session(session_id)
+
+
+@shared_task(name="streaming.tasks.finalize_session", ignore_result=True)
+def finalize_session(session_id: int) -> None:
+    actions.finalize_session(session_id)
+
+
+@shared_task(name="streaming.tasks.reconcile", ignore_result=True)
+def reconcile() -> dict[str, int]:
+    """Bring actual state towards desired state; safe to run any number of times, anywhere."""
+    now = timezone.now()
+    counts = {"requeued": 0, "ended": 0, "finalized": 0, "warned": 0}
+    live_sessions = StreamSession.objects.filter(
+        state__in=StreamSession.ACTIVE, desired=StreamSession.Desired.LIVE
+    )
+    # 1. A row that should run but whose lease expired (its worker died): queue it on its node.
+    for kind, model in (("encoder", Encoder), ("destination", DestinationStream)):
+        orphans = (
+            model.objects.filter(session__in=live_sessions.filter(planned=True), desired="RUN")
+            .exclude(state__in=model.FINISHED)
+            .filter(model.claimable(now))
+            .exclude(lease_owner="", lease_until__gte=now)
+            .values_list("pk", "session__node")
+        )
+        for pk, node in orphans:
+            counts["requeued"] += enqueue_supervisor(kind, pk, node)
+    # 2. Planning that never happened (the node's worker was down when the publish came).
+    stale = now - timedelta(seconds=20)
+    for pk, node in live_sessions.filter(planned=False, started_at__lt=stale).values_list("pk", "node"):
+        plan_session.apply_async(args=[pk], queue=actions.media_queue(node))
+    # 3. Publishers gone for longer than the grace period; 4. the plan's duration limit.
+    gone = now - timedelta(seconds=settings.STREAM_RECONNECT_GRACE_SECONDS)
+    for pk in live_sessions.filter(publisher_connected=False, publisher_left_at__lt=gone).values_list(
+        "pk", flat=True
+    ):
+        counts["ended"] += actions.end_session(pk, "Your stream from OBS stopped.")
+    for session in live_sessions.select_related("user"):
+        plan = plan_limits_for(session.user)
+        if plan.max_stream_minutes is None:
+            continue
+        limit = session.started_at + timedelta(minutes=plan.max_stream_minutes)
+        if now >= limit:
+            counts["ended"] += actions.end_session(
+                session.pk, f"Your {plan.title} plan ends streams after {plan.max_stream_minutes} minutes."
+            )
+        elif now >= limit - WARN_BEFORE_LIMIT and not session.limit_warned:
+            StreamSession.objects.filter(pk=session.pk).update(limit_warned=True)
+            push_to_user(
+                session.user_id,
+                {
+                    "type": "stream.warning",
+                    "message": f"Your stream ends in 5 minutes ({plan.title} plan limit). "
+                    "Upgrade to stream longer.",
+                },
+            )
+            counts["warned"] += 1
+    # 5. Sessions being stopped whose supervisors are gone.
+    for pk in StreamSession.objects.filter(state=StreamSession.State.ENDING).values_list("pk", flat=True):
+        counts["finalized"] += actions.finalize_session(pk)
+    return counts
+
+
+@shared_task(name="streaming.tasks.poll_viewers", ignore_result=True)
+def poll_viewers() -> int:
+    """Store each live destination's viewer count, as its platform reports it."""
+    updated = 0
+    live = DestinationStream.objects.filter(state=DestinationStream.State.LIVE).select_related("connection")
+    for dest in live.exclude(platform_ref=""):
+        if dest.connection is None:
+            continue
+        try:
+            viewers = viewer_count(dest.connection, dest.platform_ref)
+        except PlatformError:
+            continue
+        if viewers != dest.viewer_count:
+            DestinationStream.objects.filter(pk=dest.pk).update(viewer_count=viewers)
+            push_session_status(dest.session_id)
+            updated += 1
+    return updated

@@ -1,0 +1,99 @@
+"""nginx-rtmp's callbacks. Answers in milliseconds: 2xx/3xx accept, 403 refuse, never a 500.
+
+on_publish answers a 302 whose Location is the session's opaque stream name, which makes
+nginx-rtmp rename the stream: no later URL, log line or argv carries the ingest key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from streaming import actions
+from streaming.forms import RtmpCallbackForm
+from streaming.models import StreamSession
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[dict[str, str]], HttpResponse]
+
+
+def refuse() -> HttpResponse:
+    return HttpResponse("refused", status=403, content_type="text/plain")
+
+
+def caller_allowed(addr: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(
+        ip in ipaddress.ip_network(net, strict=False) for net in settings.RTMP_CALLBACK_ALLOWED_NETWORKS
+    )
+
+
+def rtmp_callback(
+    app: str, calls: tuple[str, ...]
+) -> Callable[[Handler], Callable[[HttpRequest], HttpResponse]]:
+    """Check the caller and the form, run the handler; any surprise is logged (without the key) as 403."""
+
+    def wrap(handler: Handler) -> Callable[[HttpRequest], HttpResponse]:
+        @csrf_exempt
+        @require_POST
+        @wraps(handler)
+        def view(request: HttpRequest) -> HttpResponse:
+            if not caller_allowed(request.META.get("REMOTE_ADDR", "")):
+                logger.warning("rtmp callback from a caller outside RTMP_CALLBACK_ALLOWED_NETWORKS")
+                return refuse()
+            try:
+                form = RtmpCallbackForm({**request.POST.dict(), "node": request.GET.get("node", "")})
+                if (
+                    not form.is_valid()
+                    or form.cleaned_data["app"] != app
+                    or form.cleaned_data["call"] not in calls
+                ):
+                    return refuse()
+                return handler(form.cleaned_data)
+            except Exception as exc:
+                logger.error("rtmp %s callback failed: %s", handler.__name__, type(exc).__name__)
+                return refuse()
+
+        return view
+
+    return wrap
+
+
+@rtmp_callback("live", ("publish",))
+def on_publish(data: dict[str, str]) -> HttpResponse:
+    answer = actions.accept_publish(data["name"], data["node"])
+    if answer.stream_name is None:
+        logger.info("publish refused on node %s: %s", data["node"], answer.reason)
+        return refuse()
+    response = HttpResponse(status=302)
+    response["Location"] = answer.stream_name
+    return response
+
+
+@rtmp_callback("live", ("publish_done",))
+def on_publish_done(data: dict[str, str]) -> HttpResponse:
+    if data["name"].startswith("s-"):
+        actions.publisher_left(data["name"])
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@rtmp_callback("live", ("update_publish",))
+def on_update(data: dict[str, str]) -> HttpResponse:
+    name = data["name"]
+    if not name.startswith("s-") or not actions.may_keep_publishing(name):
+        return refuse()
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def session_is_live(stream_name: str) -> bool:
+    return StreamSession.objects.filter(stream_name=stream_name, state__in=StreamSession.ACTIVE).exists()

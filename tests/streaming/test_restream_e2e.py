@@ -1,0 +1,73 @@
+"""End to end on loopback: FFmpeg → nginx-rtmp ingest → web callbacks → media worker → relays → sinks."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from billing.plans import PlanName
+from streaming import actions
+from streaming.models import DestinationStream, Encoder, StreamEvent, StreamSession
+from tests.rtmp_stack import Publisher, SinkServer, probe_file
+from tests.streaming.conftest import (
+    Engine,
+    add_sink_destination,
+    creator,
+    relay_pids,
+    session_of,
+    states,
+    wait_for,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_one_publish_reaches_three_sinks_and_stop_ends_every_process(engine: Engine) -> None:
+    node = engine.add_node("a")
+    user, key = creator("three@example.com", PlanName.PRO)
+    with SinkServer() as yt, SinkServer() as tw, SinkServer() as custom:
+        sinks = {"yt": yt, "tw": tw, "custom": custom}
+        for name, sink in sinks.items():
+            add_sink_destination(user, sink.url(f"key-{name}"), name)
+        with Publisher(node.ingest.url(key), keyframe_seconds=1):
+            wait_for(lambda: set(states(user).values()) == {"LIVE"} and len(states(user)) == 3, 40, "3 LIVE")
+            session = session_of(user)
+            assert session is not None
+            assert session.state == StreamSession.State.LIVE
+            assert session.node == node.name
+            # PRO removes branding and the 320x180 source fits: copies, no encoder.
+            assert not Encoder.objects.filter(session=session).exists()
+            assert len(relay_pids()) == 3
+            time.sleep(3)
+            for name, sink in sinks.items():
+                assert sink.decoded_frames(f"key-{name}") > 30, name
+            actions.stop_session(session.pk)
+            wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
+            assert set(states(user).values()) == {"DISCONNECTED"}
+            wait_for(lambda: not relay_pids(), 10, "every relay gone")
+        for name, sink in sinks.items():
+            info = probe_file(sink.recording(f"key-{name}"))
+            kinds = sorted(s["codec_type"] for s in info["streams"])  # type: ignore[index]
+            assert kinds == ["audio", "video"], name
+    assert (
+        StreamEvent.objects.filter(session=session, to_state="LIVE", destination__isnull=False).count() == 3
+    )
+
+
+def test_free_plan_burns_in_branding_through_one_encoder(engine: Engine) -> None:
+    node = engine.add_node("b")
+    user, key = creator("free@example.com", PlanName.FREE)
+    with SinkServer() as sink:
+        add_sink_destination(user, sink.url("free-key"), "only")
+        with Publisher(node.ingest.url(key), keyframe_seconds=1):
+            wait_for(lambda: states(user) == {"only": "LIVE"}, 45, "the FREE destination LIVE")
+            session = session_of(user)
+            encoders = list(Encoder.objects.filter(session=session))
+            assert [e.rendition for e in encoders] == ["360p-branded"]
+            assert DestinationStream.objects.get(session=session).rendition == "360p-branded"
+            time.sleep(2)
+            assert sink.decoded_frames("free-key") > 10
+            actions.stop_session(session.pk)
+            wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
+            wait_for(lambda: not relay_pids(), 10, "relay and encoder gone")
