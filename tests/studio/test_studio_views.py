@@ -14,6 +14,7 @@ from billing.plans import PlanName
 from platforms.models import PlatformConnection
 from streaming import actions
 from streaming.models import IngestKey, StreamSession
+from studio.models import StudioSettings
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +145,10 @@ def test_stop_by_post_stops_only_the_users_own_session(owner: User, stranger: Us
     session.refresh_from_db()
     assert session.desired == StreamSession.Desired.STOPPED
     assert session.state == StreamSession.State.ENDING
+
+
+def test_a_stored_preference_above_the_current_plan_is_capped_by_it(owner: User) -> None:
+    # Chosen on Business, then the plan lapsed to Free: the plan wins.
+    StudioSettings.set_preferred_quality(owner.pk, "1080p60")
+    assert publish(IngestKey.for_user(owner).key) == 302
+    assert StreamSession.objects.get(user=owner).quality_ceiling == "720p"
