@@ -15,6 +15,8 @@ from billing.models import plan_limits_for
 from billing.plans import check_destination_count, check_quality, check_stream_duration, shows_branding
 from platforms.models import PlatformConnection
 from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
+from streaming.quality import session_ceiling
+from studio.models import StudioSettings
 
 logger = logging.getLogger(__name__)
 DEFAULT_TITLE = "Live on Prism"
@@ -79,7 +81,7 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
             node=node,
             stream_name=StreamSession.new_stream_name(),
             title=DEFAULT_TITLE,
-            quality_ceiling=plan.max_quality,
+            quality_ceiling=session_ceiling(StudioSettings.preferred_quality_of(user.pk), plan.max_quality),
             branding=shows_branding(plan),
         )
         # Property 2: exactly one DestinationStream (hence one relay) per active destination.

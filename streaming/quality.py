@@ -67,3 +67,13 @@ def select_preset(bandwidth_kbps: float, ceiling: str = PRESETS[-1].name) -> Qua
     cap = preset_named(ceiling).rank
     fitting = [p for p in PRESETS[: cap + 1] if p.min_bandwidth_kbps <= bandwidth_kbps]
     return fitting[-1] if fitting else LOWEST
+
+
+def session_ceiling(preferred: str, plan_max: str) -> str:
+    """A session's quality ceiling: the creator's preference capped by the plan ("" = the plan's max).
+
+    An unknown preference (a preset renamed since it was stored) falls back to the plan's max.
+    """
+    if preferred not in PRESET_NAMES:
+        return plan_max
+    return preferred if is_within(preferred, plan_max) else plan_max

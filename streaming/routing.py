@@ -1,3 +1,5 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from streaming.consumers import StreamStatusConsumer
+
+websocket_urlpatterns: list[URLPattern] = [path("ws/streams/", StreamStatusConsumer.as_asgi())]

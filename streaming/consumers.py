@@ -1,0 +1,122 @@
+"""The studio's live status socket: ``ws/streams/``.
+
+Authenticates, joins the owner's group (``streaming.status.user_group``), sends the current
+status at once, relays the engine's pushes and takes two messages from the page: ``ping``
+and ``stop``. Everything it sends is rebuilt from an allow-list of fields, so a secret added
+to an engine payload later (a stream key, a target URL) can never reach a browser.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from streaming import actions
+from streaming.models import StreamSession
+from streaming.status import session_payload, user_group
+
+logger = logging.getLogger(__name__)
+
+UNAUTHENTICATED = 4401
+MAX_MESSAGE_CHARS = 1024
+SESSION_FIELDS = ("id", "state", "title", "end_reason", "started_at")
+DESTINATION_FIELDS = ("id", "label", "state", "error_message", "viewer_count", "rendition")
+
+
+def public_status(payload: dict[str, Any] | None) -> dict[str, object]:
+    """The ``status`` message for a session payload (None: no session yet), allow-listed fields only."""
+    if payload is None or not isinstance(payload.get("session"), dict):
+        return {"type": "status", "session": None, "destinations": []}
+    session = payload["session"]
+    return {
+        "type": "status",
+        "session": {name: session.get(name) for name in SESSION_FIELDS},
+        "destinations": [
+            {name: dest.get(name) for name in DESTINATION_FIELDS}
+            for dest in payload.get("destinations", [])
+            if isinstance(dest, dict)
+        ],
+    }
+
+
+def latest_status(user_id: int) -> dict[str, object]:
+    """The user's open session, else their most recent one."""
+    session = (
+        StreamSession.objects.filter(user_id=user_id, state__in=StreamSession.ACTIVE).first()
+        or StreamSession.objects.filter(user_id=user_id).order_by("-started_at", "-pk").first()
+    )
+    return public_status(session_payload(session.pk) if session else None)
+
+
+def stop_own_session(user_id: int, session_id: int) -> bool:
+    """Stop ``session_id`` if it is the user's and still running; False otherwise (no hint which)."""
+    if not StreamSession.objects.filter(
+        pk=session_id, user_id=user_id, state__in=StreamSession.ACTIVE
+    ).exists():
+        return False
+    return actions.stop_session(session_id)
+
+
+class StreamStatusConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        # Accept, then close with a code the page can read (a refused handshake is just 1006).
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=UNAUTHENTICATED)
+            return
+        self.user_id = int(user.pk)
+        self.group = user_group(self.user_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.send_json(await database_sync_to_async(latest_status)(self.user_id))
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Parse defensively: any malformed frame gets an error message, never a crash."""
+        if text_data is None or len(text_data) > MAX_MESSAGE_CHARS:
+            await self.refuse("Send a short JSON text message.")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.refuse("That is not JSON.")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if self.group is None:
+            return
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "ping" and len(content) == 1:
+            await self.send_json({"type": "pong"})
+            return
+        if kind == "stop" and set(content) == {"type", "session"}:
+            session_id = content["session"]
+            # bool is an int in Python: refuse it explicitly.
+            if isinstance(session_id, int) and not isinstance(session_id, bool):
+                if await database_sync_to_async(stop_own_session)(self.user_id, session_id):
+                    await self.send_json({"type": "stopping", "session": session_id})
+                    return
+                await self.refuse("No running stream of yours with that id.")
+                return
+        await self.refuse('Send {"type": "ping"} or {"type": "stop", "session": <id>}.')
+
+    async def refuse(self, message: str) -> None:
+        await self.send_json({"type": "error", "message": message})
+
+    # Messages from the engine over the channel layer (streaming.status, streaming.tasks).
+
+    async def stream_status(self, event: dict[str, Any]) -> None:
+        await self.send_json(public_status(event))
+
+    async def stream_warning(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "warning", "message": str(event.get("message", ""))[:500]})
