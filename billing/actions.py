@@ -34,7 +34,7 @@ def customer_for(user: User) -> str:
 
 def start_checkout(user: User, plan: str, interval: str, success_url: str, cancel_url: str) -> str:
     """Where to send ``user`` to pay for ``plan`` billed every ``interval``: a Stripe Checkout URL."""
-    if plan not in PlanName.__members__ or not limits_of(plan).is_paid or interval not in Interval:
+    if plan not in PlanName.__members__ or not limits_of(plan).is_paid or interval not in tuple(Interval):
         raise CheckoutRefused("That plan cannot be bought.")
     price_id = stripe_gateway.price_id_for(PlanName(plan), Interval(interval))
     if price_id is None:
