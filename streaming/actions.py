@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -12,7 +13,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.models import plan_limits_for
-from billing.plans import check_destination_count, check_quality, check_stream_duration, shows_branding
+from billing.plans import (
+    PlanLimits,
+    check_destination_count,
+    check_quality,
+    check_stream_duration,
+    shows_branding,
+)
 from platforms.models import PlatformConnection
 from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
 from streaming.quality import session_ceiling
@@ -40,6 +47,18 @@ def active_connections(user: User) -> list[PlatformConnection]:
             user=user, include_in_stream=True, state=PlatformConnection.State.CONNECTED
         ).order_by("pk")
     )
+
+
+def stream_ends_at(plan: PlanLimits, started_at: datetime) -> datetime | None:
+    """When ``plan``'s duration limit ends a stream that started at ``started_at`` (None: never)."""
+    if plan.max_stream_minutes is None:
+        return None
+    return started_at + timedelta(minutes=plan.max_stream_minutes)
+
+
+def duration_limit_message(plan: PlanLimits) -> str:
+    decision = check_stream_duration(plan, float(plan.max_stream_minutes or 0))
+    return decision.message or "Your stream reached its plan's time limit."
 
 
 def accept_publish(key: str, node: str) -> PublishAnswer:
@@ -76,8 +95,11 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
         decision = check_destination_count(plan, len(connections))
         if not decision:
             return PublishAnswer(None, decision.message)
+        now = timezone.now()
         session = StreamSession.objects.create(
             user=user,
+            started_at=now,
+            ends_at=stream_ends_at(plan, now),
             node=node,
             stream_name=StreamSession.new_stream_name(),
             title=DEFAULT_TITLE,
@@ -92,6 +114,25 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
 
         plan_session.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
     return PublishAnswer(session.stream_name, "started")
+
+
+def stream_name_for(name: str, node: str) -> str | None:
+    """The session stream name a later callback (publish_done, update) is about.
+
+    nginx-rtmp 1.2.2 renames the stream on our 302 but keeps calling back with the name the
+    publisher used, i.e. the ingest key (POST body, loopback): resolve it to the key owner's
+    open session on this node. An ``s-`` name (a resumed or renamed stream) is taken as is.
+    """
+    if name.startswith("s-"):
+        return name
+    user_id = IngestKey.user_id_for(name)
+    if user_id is None:
+        return None
+    return (
+        StreamSession.objects.filter(user_id=user_id, node=node, state__in=StreamSession.ACTIVE)
+        .values_list("stream_name", flat=True)
+        .first()
+    )
 
 
 def publisher_left(stream_name: str) -> bool:
@@ -109,14 +150,13 @@ def may_keep_publishing(stream_name: str) -> bool:
         return False
     if session.desired != StreamSession.Desired.LIVE:
         return False
-    decision = check_stream_duration(plan_limits_for(session.user), session.minutes_streamed)
-    if not decision:
-        end_session(session.pk, decision.message)
+    if session.ends_at is not None and timezone.now() >= session.ends_at:
+        end_session(session.pk, duration_limit_message(plan_limits_for(session.user)))
         return False
     return True
 
 
-def _end_locked(session: StreamSession, reason: str) -> None:
+def _end_locked(session: StreamSession, reason: str, state: str = StreamSession.State.ENDING) -> None:
     session.desired = StreamSession.Desired.STOPPED
     session.save(update_fields=["desired"])
     session.destinations.exclude(state__in=DestinationStream.FINISHED).update(
@@ -124,7 +164,7 @@ def _end_locked(session: StreamSession, reason: str) -> None:
     )
     session.encoders.update(desired="STOP")
     if session.state in StreamSession.ACTIVE:
-        session.transition_to(StreamSession.State.ENDING, reason)
+        session.transition_to(state, reason)
     from streaming.tasks import finalize_session
 
     finalize_session.apply_async_on_commit(args=[session.pk], countdown=1)
@@ -140,12 +180,37 @@ def end_session(session_id: int, reason: str) -> bool:
     return True
 
 
+def fail_session(session_id: int, reason: str) -> bool:
+    """The session cannot go on: stop every supervisor and end it in ERROR with ``reason`` for the creator."""
+    with transaction.atomic():
+        session = StreamSession.objects.select_for_update().filter(pk=session_id).first()
+        if session is None or session.state not in StreamSession.ACTIVE:
+            return False
+        _end_locked(session, reason, StreamSession.State.ERROR)
+    return True
+
+
+def fail_session_if_no_destination_left(session_id: int) -> bool:
+    """Every destination of the session ended in ERROR: nothing is being streamed, so the session
+    is in ERROR too (the publisher is dropped at its next on_update). True if it was ended."""
+    destinations = DestinationStream.objects.filter(session_id=session_id)
+    failed = destinations.filter(state=DestinationStream.State.ERROR)
+    errors = list(failed.values_list("error_message", flat=True))
+    if not errors or destinations.exclude(state=DestinationStream.State.ERROR).exists():
+        return False
+    detail = errors[0] if len(set(errors)) == 1 else "see each destination"
+    return fail_session(session_id, f"None of your destinations could be reached ({detail}).")
+
+
 def stop_session(session_id: int) -> bool:
     return end_session(session_id, "Stopped.")
 
 
 def finalize_session(session_id: int) -> bool:
-    """Close what no supervisor holds any more; ENDED once every destination and encoder is finished."""
+    """Close what no supervisor holds any more; True once every destination and encoder is finished.
+
+    An ENDING session then becomes ENDED; a session in ERROR stays in ERROR (it is final).
+    """
     now = timezone.now()
     with transaction.atomic():
         session = StreamSession.objects.select_for_update().filter(pk=session_id).first()
@@ -161,7 +226,8 @@ def finalize_session(session_id: int) -> bool:
         )
         if busy:
             return False
-        session.transition_to(StreamSession.State.ENDED)
+        if session.state == StreamSession.State.ENDING:
+            session.transition_to(StreamSession.State.ENDED)
     return True
 
 
@@ -173,6 +239,9 @@ def end_sessions_over_plan(user_id: int) -> int:
     ended = 0
     for session in StreamSession.objects.filter(user_id=user_id, state__in=StreamSession.ACTIVE):
         plan = plan_limits_for(session.user)
+        # The duration limit follows the plan the user holds now (an upgrade lifts it).
+        session.ends_at = stream_ends_at(plan, session.started_at)
+        session.save(update_fields=["ends_at"])
         count = session.destinations.exclude(state__in=DestinationStream.FINISHED).count()
         for decision in (
             check_destination_count(plan, count),

@@ -37,6 +37,62 @@ def _push_after_commit(session_id: int) -> None:
     transaction.on_commit(lambda: push_session_status(session_id))
 
 
+class StateMachine(models.Model):
+    """One ``state`` field, a ``TRANSITIONS`` table and the only way to change it: ``transition_to``.
+
+    A subclass declares ``TRANSITIONS`` and may override ``apply_transition`` to set the fields
+    that go with a state (and return their names) and ``event_fields`` to shape the StreamEvent.
+    """
+
+    TRANSITIONS: ClassVar[dict[str, set[str]]] = {}
+    state: str
+
+    class Meta:
+        abstract = True
+
+    def apply_transition(self, previous: str, state: str, message: str) -> list[str]:
+        """Set fields other than ``state`` on this locked row; return their names."""
+        return []
+
+    def apply_repeat(self, message: str) -> list[str]:
+        """The row is already in the state asked for: fields to refresh anyway (e.g. a new message)."""
+        return []
+
+    def event_fields(self, message: str) -> dict[str, object]:
+        raise NotImplementedError
+
+    def transition_to(self, state: str, message: str = "") -> bool:
+        """Move to ``state`` under a row lock and record a StreamEvent.
+
+        Returns False when the row is already there; raises IllegalTransition for a move the
+        table forbids. This instance is refreshed with the fields the move changed.
+        """
+        model = type(self)
+        with transaction.atomic():
+            row = model.objects.select_for_update().get(pk=self.pk)  # type: ignore[attr-defined]
+            previous = row.state
+            if previous == state:
+                fields = row.apply_repeat(message)
+            else:
+                if state not in self.TRANSITIONS[previous]:
+                    raise IllegalTransition(f"{model.__name__} {self.pk}: {previous} -> {state}")
+                row.state = state
+                fields = ["state", *row.apply_transition(previous, state, message)]
+            if fields:
+                row.save(update_fields=fields)
+                for name in fields:
+                    setattr(self, name, getattr(row, name))
+            if previous == state:
+                return False
+            StreamEvent.objects.create(from_state=previous, to_state=state, **row.event_fields(message))
+            _push_after_commit(row.session_pk)
+        return True
+
+    @property
+    def session_pk(self) -> int:
+        return int(self.session_id)  # type: ignore[attr-defined]
+
+
 class IngestKey(models.Model):
     """A user's RTMP ingest key: looked up by digest, shown (masked) from the encrypted copy."""
 
@@ -71,7 +127,7 @@ class IngestKey(models.Model):
         return cls.objects.filter(digest=digest_of(key)).values_list("user_id", flat=True).first()
 
 
-class StreamSession(models.Model):
+class StreamSession(StateMachine):
     class State(models.TextChoices):
         STARTING = "STARTING", "Starting"
         LIVE = "LIVE", "Live"
@@ -88,7 +144,7 @@ class StreamSession(models.Model):
         State.LIVE: {State.ENDING, State.ERROR},
         State.ENDING: {State.ENDED, State.ERROR},
         State.ENDED: set(),
-        State.ERROR: {State.ENDED},
+        State.ERROR: set(),  # final, like ENDED: the creator sees why it failed
     }
     ACTIVE: ClassVar[tuple[str, ...]] = (State.STARTING, State.LIVE)
 
@@ -107,6 +163,9 @@ class StreamSession(models.Model):
     planned = models.BooleanField(default=False)
     limit_warned = models.BooleanField(default=False)
     started_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the plan's duration limit ends the stream (set at start)."
+    )
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=300, blank=True)
 
@@ -126,29 +185,22 @@ class StreamSession(models.Model):
     def new_stream_name() -> str:
         return "s-" + secrets.token_hex(16)
 
-    def transition_to(self, state: str, message: str = "") -> bool:
-        """Move to ``state`` (locking the row); False when already there; IllegalTransition otherwise."""
-        with transaction.atomic():
-            row = StreamSession.objects.select_for_update().get(pk=self.pk)
-            if row.state == state:
-                return False
-            if state not in self.TRANSITIONS[row.state]:
-                raise IllegalTransition(f"session {self.pk}: {row.state} -> {state}")
-            fields = ["state"]
-            row.state = state
-            if state in (self.State.ENDED, self.State.ERROR) and row.ended_at is None:
-                row.ended_at = timezone.now()
-                fields.append("ended_at")
-            if message and not row.end_reason and state in (self.State.ENDING, self.State.ERROR):
-                row.end_reason = message[:300]
-                fields.append("end_reason")
-            row.save(update_fields=fields)
-            StreamEvent.objects.create(
-                session=row, from_state=self.state, to_state=state, message=message[:500]
-            )
-            _push_after_commit(row.pk)
-            self.state, self.ended_at, self.end_reason = row.state, row.ended_at, row.end_reason
-        return True
+    def apply_transition(self, previous: str, state: str, message: str) -> list[str]:
+        fields = []
+        if state in (self.State.ENDED, self.State.ERROR) and self.ended_at is None:
+            self.ended_at = timezone.now()
+            fields.append("ended_at")
+        if message and not self.end_reason and state in (self.State.ENDING, self.State.ERROR):
+            self.end_reason = message[:300]
+            fields.append("end_reason")
+        return fields
+
+    def event_fields(self, message: str) -> dict[str, object]:
+        return {"session": self, "message": message[:500]}
+
+    @property
+    def session_pk(self) -> int:
+        return int(self.pk)
 
     @property
     def minutes_streamed(self) -> float:
@@ -218,7 +270,7 @@ class Leased(models.Model):
         cls.objects.filter(pk=pk, lease_token=token).update(lease_until=timezone.now(), lease_owner="")
 
 
-class DestinationStream(Leased):
+class DestinationStream(StateMachine, Leased):
     class State(models.TextChoices):
         CONNECTING = "CONNECTING", "Connecting"
         LIVE = "LIVE", "Live"
@@ -264,35 +316,22 @@ class DestinationStream(Leased):
     def __str__(self) -> str:
         return f"{self.label} ({self.state})"
 
-    def transition_to(self, state: str, message: str = "") -> bool:
-        """Move to ``state``; False when already there; IllegalTransition for a move the table forbids."""
-        with transaction.atomic():
-            row = DestinationStream.objects.select_for_update().get(pk=self.pk)
-            if row.state == state:
-                if message and row.error_message != message[:300]:
-                    row.error_message = message[:300]
-                    row.save(update_fields=["error_message"])
-                return False
-            if state not in self.TRANSITIONS[row.state]:
-                raise IllegalTransition(f"destination {self.pk}: {row.state} -> {state}")
-            previous = row.state
-            row.state = state
-            row.error_message = message[:300] if state in (self.State.ERROR, self.State.CONNECTING) else ""
-            row.live_since = timezone.now() if state == self.State.LIVE else None
-            row.save(update_fields=["state", "error_message", "live_since"])
-            StreamEvent.objects.create(
-                session_id=row.session_id,
-                destination=row,
-                from_state=previous,
-                to_state=state,
-                message=message,
-            )
-            _push_after_commit(row.session_id)
-            self.state, self.error_message, self.live_since = row.state, row.error_message, row.live_since
-        return True
+    def apply_repeat(self, message: str) -> list[str]:
+        if message and self.error_message != message[:300]:
+            self.error_message = message[:300]
+            return ["error_message"]
+        return []
+
+    def apply_transition(self, previous: str, state: str, message: str) -> list[str]:
+        self.error_message = message[:300] if state in (self.State.ERROR, self.State.CONNECTING) else ""
+        self.live_since = timezone.now() if state == self.State.LIVE else None
+        return ["error_message", "live_since"]
+
+    def event_fields(self, message: str) -> dict[str, object]:
+        return {"session_id": self.session_id, "destination": self, "message": message[:500]}
 
 
-class Encoder(Leased):
+class Encoder(StateMachine, Leased):
     """One transcoding FFmpeg per distinct rendition of a session, shared by its destinations."""
 
     class State(models.TextChoices):
@@ -324,23 +363,12 @@ class Encoder(Leased):
     def __str__(self) -> str:
         return f"encoder {self.rendition} of session {self.session_id}"
 
-    def transition_to(self, state: str, message: str = "") -> bool:
-        with transaction.atomic():
-            row = Encoder.objects.select_for_update().get(pk=self.pk)
-            if row.state == state:
-                return False
-            if state not in self.TRANSITIONS[row.state]:
-                raise IllegalTransition(f"encoder {self.pk}: {row.state} -> {state}")
-            previous, row.state, row.error_message = row.state, state, message[:300]
-            row.save(update_fields=["state", "error_message"])
-            StreamEvent.objects.create(
-                session_id=row.session_id,
-                from_state=previous,
-                to_state=state,
-                message=f"{self}: {message}"[:500],
-            )
-            self.state = row.state
-        return True
+    def apply_transition(self, previous: str, state: str, message: str) -> list[str]:
+        self.error_message = message[:300]
+        return ["error_message"]
+
+    def event_fields(self, message: str) -> dict[str, object]:
+        return {"session_id": self.session_id, "message": f"{self}: {message}"[:500]}
 
 
 class StreamEvent(models.Model):

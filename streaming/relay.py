@@ -10,7 +10,7 @@ machine (``ps``, ``/proc/PID/cmdline``); stdin is private to the parent. Fields:
 ``open_timeout``         seconds to open the input or the output, default 10
 ``read_timeout``         seconds without input data before giving up, default 10
 ``write_timeout``        seconds one write to the output may block, default 15
-``progress_interval``    seconds between progress blocks, default 0.5
+``progress_interval``    seconds between progress blocks, default 1 (the stall limit is 4 s)
 ``probe``                overrides of DEFAULT_PROBE (analyzeduration µs, probesize, fpsprobesize);
                          ``{}`` keeps the defaults, FFmpeg's own are 5 s / 5 MB / 20 frames
 ``wait_for_keyframe``    start the output at a video keyframe, default true
@@ -121,7 +121,7 @@ class Job:
     open_timeout: float = 10.0
     read_timeout: float = 10.0
     write_timeout: float = 15.0
-    progress_interval: float = 0.5
+    progress_interval: float = 1.0
     probe: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PROBE))
     wait_for_keyframe: bool = True
     reject_window: float = REJECT_WINDOW
@@ -335,6 +335,13 @@ def run(job: Job, stopper: _Stopper, progress: ProgressWriter, log: list[tuple[i
         video_index = next((s.index for s in input_container.streams if s.type == "video"), None)
         started = not job.wait_for_keyframe or video_index is None
         first_us: int | None = None
+        # Per-packet work is the relay's whole cost (docs/performance.md): integer time-base
+        # arithmetic cached per stream instead of a Fraction per packet, no attribute chains.
+        time_bases = {
+            s.index: (s.time_base.numerator * 1_000_000, s.time_base.denominator)
+            for s in input_container.streams
+            if s.time_base
+        }
         packets = input_container.demux()
         while not stopper.requested:
             try:
@@ -349,22 +356,26 @@ def run(job: Job, stopper: _Stopper, progress: ProgressWriter, log: list[tuple[i
                 raise RelayError("input_ended", f"reading the input failed: {exc}") from exc
             if packet is None:
                 raise RelayError("input_ended", "the input stream ended")
-            if packet.dts is None or packet.stream.index not in mapping:
+            dts = packet.dts
+            index = packet.stream_index
+            if dts is None or index not in mapping:
                 continue  # the demuxer's flush packet, or a data stream (onMetaData updates)
-            is_video = packet.stream.index == video_index
+            is_video = index == video_index
             if not started:
                 # Starting at a keyframe gives the destination a decodable first frame;
                 # audio before it would only lead the picture.
                 if not (is_video and packet.is_keyframe):
                     continue
                 started = True
-            index = packet.stream.index
-            if index in last_dts and packet.dts <= last_dts[index]:
+            if dts <= last_dts.get(index, -(2**63)):
                 continue  # the muxer refuses non-increasing DTS; ffmpeg drops these too
-            last_dts[index] = packet.dts
-            time_us = int(packet.dts * packet.time_base * 1_000_000) if packet.time_base else None
-            if time_us is not None:
-                first_us = time_us if first_us is None else first_us
+            last_dts[index] = dts
+            scale = time_bases.get(index)
+            time_us = None
+            if scale is not None:
+                time_us = dts * scale[0] // scale[1]
+                if first_us is None:
+                    first_us = time_us
                 time_us -= first_us
             size = packet.size
             packet.stream = mapping[index]

@@ -22,6 +22,7 @@ from django.db import close_old_connections
 
 from platforms.models import PlatformConnection
 from platforms.targets import PlatformError, prepare_target
+from streaming import actions
 from streaming.ffmpeg import build_transcode_command
 from streaming.models import DestinationStream, Encoder, Leased, StreamSession
 from streaming.processes import Child, relay_job
@@ -169,7 +170,8 @@ class RelayKind(_Kind):
             if category == "internal" and message
             else creator_message(category, dest.label, dest.kind)
         )
-        dest.transition_to(DestinationStream.State.ERROR, text)
+        if dest.transition_to(DestinationStream.State.ERROR, text):
+            actions.fail_session_if_no_destination_left(dest.session_id)
 
     def stopped(self, row: Leased) -> None:
         dest: DestinationStream = row  # type: ignore[assignment]

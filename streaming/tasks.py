@@ -48,6 +48,17 @@ def plan_session(session_id: int) -> None:
     session = StreamSession.objects.filter(pk=session_id).first()
     if session is None or session.state != StreamSession.State.STARTING or session.planned:
         return
+    try:
+        _plan(session)
+    except Exception:
+        # Planning is retried by the reconciler only when it never ran; a plan that fails is
+        # a bug or a broken node, and the creator must not wait on a session that never starts.
+        logger.exception("planning session %s failed", session_id)
+        actions.fail_session(session_id, "Prism could not start your stream. Please go live again.")
+
+
+def _plan(session: StreamSession) -> None:
+    session_id = session.pk
     source = wait_until_live(supervisor.local_url("live", session.stream_name), timeout=10.0)
     destinations = list(session.destinations.all())
     plan = plan_renditions(
@@ -133,28 +144,32 @@ def reconcile() -> dict[str, int]:
         "pk", flat=True
     ):
         counts["ended"] += actions.end_session(pk, "Your stream from OBS stopped.")
-    for session in live_sessions.select_related("user"):
+    # The limit was fixed at the start from the plan (``ends_at``); billing moves it on a plan change.
+    for session in live_sessions.filter(ends_at__lte=now + WARN_BEFORE_LIMIT).select_related("user"):
         plan = plan_limits_for(session.user)
-        if plan.max_stream_minutes is None:
-            continue
-        limit = session.started_at + timedelta(minutes=plan.max_stream_minutes)
-        if now >= limit:
-            counts["ended"] += actions.end_session(
-                session.pk, f"Your {plan.title} plan ends streams after {plan.max_stream_minutes} minutes."
-            )
-        elif now >= limit - WARN_BEFORE_LIMIT and not session.limit_warned:
-            StreamSession.objects.filter(pk=session.pk).update(limit_warned=True)
+        assert session.ends_at is not None
+        if now >= session.ends_at:
+            counts["ended"] += actions.end_session(session.pk, actions.duration_limit_message(plan))
+        # Compare-and-set: two reconcilers never warn twice.
+        elif StreamSession.objects.filter(pk=session.pk, limit_warned=False).update(limit_warned=True):
+            minutes = max(1, round((session.ends_at - now).total_seconds() / 60))
             push_to_user(
                 session.user_id,
                 {
                     "type": "stream.warning",
-                    "message": f"Your stream ends in 5 minutes ({plan.title} plan limit). "
+                    "session": session.pk,
+                    "message": f"Your stream ends in {minutes} minutes ({plan.title} plan limit). "
                     "Upgrade to stream longer.",
                 },
             )
             counts["warned"] += 1
-    # 5. Sessions being stopped whose supervisors are gone.
-    for pk in StreamSession.objects.filter(state=StreamSession.State.ENDING).values_list("pk", flat=True):
+    # 5. Sessions being stopped (or failed) whose supervisors are gone.
+    sessions = StreamSession.objects
+    unfinished = sessions.filter(state=StreamSession.State.ENDING) | sessions.filter(
+        state=StreamSession.State.ERROR,
+        destinations__state__in=(DestinationStream.State.CONNECTING, DestinationStream.State.LIVE),
+    )
+    for pk in unfinished.values_list("pk", flat=True).distinct():
         counts["finalized"] += actions.finalize_session(pk)
     return counts
 
@@ -164,7 +179,8 @@ def poll_viewers() -> int:
     """Store each live destination's viewer count, as its platform reports it."""
     updated = 0
     live = DestinationStream.objects.filter(state=DestinationStream.State.LIVE).select_related("connection")
-    for dest in live.exclude(platform_ref=""):
+    # Not filtered on platform_ref: Twitch reports viewers per channel and has none.
+    for dest in live:
         if dest.connection is None:
             continue
         try:

@@ -18,7 +18,6 @@ from django.views.decorators.http import require_POST
 
 from streaming import actions
 from streaming.forms import RtmpCallbackForm
-from streaming.models import StreamSession
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[dict[str, str]], HttpResponse]
@@ -82,18 +81,15 @@ def on_publish(data: dict[str, str]) -> HttpResponse:
 
 @rtmp_callback("live", ("publish_done",))
 def on_publish_done(data: dict[str, str]) -> HttpResponse:
-    if data["name"].startswith("s-"):
-        actions.publisher_left(data["name"])
+    name = actions.stream_name_for(data["name"], data["node"])
+    if name is not None:
+        actions.publisher_left(name)
     return HttpResponse("ok", content_type="text/plain")
 
 
 @rtmp_callback("live", ("update_publish",))
 def on_update(data: dict[str, str]) -> HttpResponse:
-    name = data["name"]
-    if not name.startswith("s-") or not actions.may_keep_publishing(name):
+    name = actions.stream_name_for(data["name"], data["node"])
+    if name is None or not actions.may_keep_publishing(name):
         return refuse()
     return HttpResponse("ok", content_type="text/plain")
-
-
-def session_is_live(stream_name: str) -> bool:
-    return StreamSession.objects.filter(stream_name=stream_name, state__in=StreamSession.ACTIVE).exists()

@@ -22,6 +22,7 @@ from billing.models import Subscription
 from billing.plans import PlanName
 from platforms.models import PlatformConnection
 from streaming.models import DestinationStream, IngestKey, StreamSession
+from tests.platforms.conftest import fakes, platforms  # noqa: F401 - platform fakes for engine tests
 from tests.rtmp_stack import REPO_ROOT, IngestServer, Publisher, SinkServer, stop_process, wait_until
 
 # Timings short enough for tests; the worker subprocesses get them through the environment.
