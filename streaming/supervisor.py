@@ -299,7 +299,16 @@ def supervise(kind: _Kind, pk: int) -> Outcome:
         if child is not None:
             child.kill()
         kind.model.release(pk, token)
+        finalize_if_ending(kind.model, pk)
         close_old_connections()
+
+
+def finalize_if_ending(model: type[Leased], pk: int) -> None:
+    """The last supervisor of a stopping session to let go ends it, without waiting for the reconciler."""
+    session_id = model.objects.filter(pk=pk).values_list("session_id", flat=True).first()
+    ending = (StreamSession.State.ENDING, StreamSession.State.ERROR)
+    if session_id is not None and StreamSession.objects.filter(pk=session_id, state__in=ending).exists():
+        actions.finalize_session(session_id)
 
 
 def supervise_destination(destination_id: int) -> Outcome:
