@@ -1,0 +1,124 @@
+"""End to end: FFmpeg → nginx-rtmp ingest → media worker → recorder → an MP4 on disk, under the quota."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from billing.plans import PlanName, limits_of
+from recordings.actions import set_recording_enabled
+from recordings.models import Recording, storage_used
+from streaming import actions
+from streaming.models import StreamEvent, StreamSession
+from tests.recordings.conftest import fill_storage
+from tests.rtmp_stack import Publisher, SinkServer, probe_file
+from tests.streaming.conftest import (
+    Engine,
+    add_sink_destination,
+    creator,
+    relay_pids,
+    session_of,
+    states,
+    wait_for,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def recording_of(session: StreamSession | None) -> Recording | None:
+    return Recording.objects.filter(session=session).first() if session else None
+
+
+def test_a_recorded_stream_becomes_a_playable_mp4_counted_against_the_quota(
+    engine: Engine, media_root: Path
+) -> None:
+    node = engine.add_node("r")
+    user, key = creator("rec@example.com", PlanName.PRO)
+    set_recording_enabled(user, True)
+    with SinkServer() as sink:
+        add_sink_destination(user, sink.url("rec-key"), "only")
+        with Publisher(node.ingest.url(key), keyframe_seconds=1):
+            wait_for(lambda: states(user) == {"only": "LIVE"}, 40, "the destination LIVE")
+            session = session_of(user)
+            wait_for(lambda: (r := recording_of(session)) is not None and r.bytes > 50_000, 30, "bytes")
+            time.sleep(3)
+            actions.stop_session(session.pk)
+            wait_for(lambda: recording_of(session).state != Recording.State.RECORDING, 40, "finalised")
+            wait_for(lambda: not relay_pids(), 10, "every relay gone")
+    recording = recording_of(session)
+    assert recording.state == Recording.State.READY, recording.message
+    path = media_root / recording.file.name
+    assert recording.file.name == f"recordings/{user.pk}/{session.pk}.mp4"
+    assert path.stat().st_size == recording.bytes > 100_000
+    assert recording.duration is not None
+    assert recording.duration.total_seconds() >= 3
+    info = probe_file(path)
+    assert sorted(s["codec_type"] for s in info["streams"]) == ["audio", "video"]  # type: ignore[index]
+    assert not (media_root / f"recordings/{user.pk}/{session.pk}.parts").exists()
+    assert storage_used(user.pk) == recording.bytes
+
+
+def test_at_quota_the_stream_goes_live_but_is_not_recorded(engine: Engine) -> None:
+    node = engine.add_node("q")
+    user, key = creator("full@example.com", PlanName.FREE)
+    fill_storage(user, PlanName.FREE)
+    set_recording_enabled(user, True)
+    with SinkServer() as sink:
+        add_sink_destination(user, sink.url("full-key"), "only")
+        with Publisher(node.ingest.url(key), keyframe_seconds=1):
+            wait_for(lambda: states(user) == {"only": "LIVE"}, 45, "the destination LIVE")
+            session = session_of(user)
+            wait_for(
+                lambda: StreamEvent.objects.filter(
+                    session=session, message__contains="not being recorded"
+                ).exists(),
+                10,
+                "the refusal in the session's events",
+            )
+            time.sleep(2)
+            assert session_of(user).state == StreamSession.State.LIVE
+            assert sink.decoded_frames("full-key") > 10
+            assert recording_of(session) is None
+            assert not relay_pids() or len(relay_pids()) == 2  # the encoder and the relay, no recorder
+            actions.stop_session(session.pk)
+            wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
+    event = StreamEvent.objects.get(session=session, message__contains="not being recorded")
+    assert "Free plan stores up to 1 GB" in event.message
+    assert "Upgrade to Pro" in event.message
+    assert user.notices.filter(message__contains="Upgrade to Pro", link_to_pricing=True).exists()
+
+
+def test_a_recording_reaching_the_quota_is_stopped_at_the_limit_and_kept(
+    engine: Engine, media_root: Path
+) -> None:
+    node = engine.add_node("l")
+    user, key = creator("limit@example.com", PlanName.FREE)
+    room = 400_000  # ~9 s of the test pattern (~45 kB/s)
+    fill_storage(user, PlanName.FREE, leave_free=room)
+    set_recording_enabled(user, True)
+    with SinkServer() as sink:
+        add_sink_destination(user, sink.url("limit-key"), "only")
+        with Publisher(node.ingest.url(key), keyframe_seconds=1):
+            wait_for(lambda: states(user) == {"only": "LIVE"}, 45, "the destination LIVE")
+            session = session_of(user)
+            wait_for(lambda: recording_of(session) is not None, 10, "a recording")
+            wait_for(lambda: recording_of(session).state != Recording.State.RECORDING, 40, "stopped")
+            # The stream itself goes on.
+            assert session_of(user).state == StreamSession.State.LIVE
+            assert states(user) == {"only": "LIVE"}
+            actions.stop_session(session.pk)
+            wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
+            wait_for(lambda: not relay_pids(), 10, "every relay gone")
+    recording = recording_of(session)
+    assert recording.state == Recording.State.READY
+    assert "storage full" in recording.message
+    assert "Upgrade to Pro" in recording.message
+    assert recording.bytes > 0
+    # Stopped at the limit: the file grows in 256 KiB writes, checked every 0.5 s, so at most
+    # about one write past it (the MP4 is a few % smaller than the FLV it was made from).
+    assert room * 0.9 <= recording.bytes <= room + 300_000
+    assert (media_root / recording.file.name).exists()
+    assert StreamEvent.objects.filter(session=session, message__contains="storage full").exists()
+    assert storage_used(user.pk) >= limits_of(PlanName.FREE).storage_bytes - room
