@@ -30,7 +30,7 @@ def recordings_list(request: HttpRequest) -> HttpResponse:
             "used": used,
             "quota": plan.storage_bytes,
             "percent": min(100, round(100 * used / plan.storage_bytes)) if plan.storage_bytes else 100,
-            "blocked": may_start_recording(plan, used),
+            "may_record": may_start_recording(plan, used),
         },
     )
 
