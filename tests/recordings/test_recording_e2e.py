@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from accounts.models import User
 from billing.plans import PlanName, limits_of
 from recordings.actions import set_recording_enabled
 from recordings.models import Recording, storage_used
@@ -25,28 +28,43 @@ from tests.streaming.conftest import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+SINK_KEY = "sink-key"
 
 
 def recording_of(session: StreamSession | None) -> Recording | None:
     return Recording.objects.filter(session=session).first() if session else None
 
 
+@contextmanager
+def live_with_recording_on(
+    engine: Engine, plan: PlanName, leave_free: int | None = None
+) -> Iterator[tuple[User, SinkServer, StreamSession]]:
+    """A creator who records, (optionally) with only ``leave_free`` bytes of storage left, publishing
+    to one sink destination; yields once that destination is LIVE, stops the session at the end."""
+    node = engine.add_node(plan.name[0].lower())
+    user, key = creator(f"rec-{plan.name.lower()}@example.com", plan)
+    if leave_free is not None:
+        fill_storage(user, plan, leave_free)
+    set_recording_enabled(user, True)
+    with SinkServer() as sink:
+        add_sink_destination(user, sink.url(SINK_KEY), "only")
+        with Publisher(node.ingest.url(key), keyframe_seconds=1):
+            wait_for(lambda: states(user) == {"only": "LIVE"}, 45, "the destination LIVE")
+            session = session_of(user)
+            assert session is not None
+            yield user, sink, session
+            actions.stop_session(session.pk)
+            wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
+            wait_for(lambda: not relay_pids(), 10, "every relay and recorder gone")
+
+
 def test_a_recorded_stream_becomes_a_playable_mp4_counted_against_the_quota(
     engine: Engine, media_root: Path
 ) -> None:
-    node = engine.add_node("r")
-    user, key = creator("rec@example.com", PlanName.PRO)
-    set_recording_enabled(user, True)
-    with SinkServer() as sink:
-        add_sink_destination(user, sink.url("rec-key"), "only")
-        with Publisher(node.ingest.url(key), keyframe_seconds=1):
-            wait_for(lambda: states(user) == {"only": "LIVE"}, 40, "the destination LIVE")
-            session = session_of(user)
-            wait_for(lambda: (r := recording_of(session)) is not None and r.bytes > 50_000, 30, "bytes")
-            time.sleep(3)
-            actions.stop_session(session.pk)
-            wait_for(lambda: recording_of(session).state != Recording.State.RECORDING, 40, "finalised")
-            wait_for(lambda: not relay_pids(), 10, "every relay gone")
+    with live_with_recording_on(engine, PlanName.PRO) as (user, _sink, session):
+        wait_for(lambda: (r := recording_of(session)) is not None and r.bytes > 50_000, 30, "bytes")
+        time.sleep(3)
+    wait_for(lambda: recording_of(session).state != Recording.State.RECORDING, 40, "finalised")
     recording = recording_of(session)
     assert recording.state == Recording.State.READY, recording.message
     path = media_root / recording.file.name
@@ -61,30 +79,15 @@ def test_a_recorded_stream_becomes_a_playable_mp4_counted_against_the_quota(
 
 
 def test_at_quota_the_stream_goes_live_but_is_not_recorded(engine: Engine) -> None:
-    node = engine.add_node("q")
-    user, key = creator("full@example.com", PlanName.FREE)
-    fill_storage(user, PlanName.FREE)
-    set_recording_enabled(user, True)
-    with SinkServer() as sink:
-        add_sink_destination(user, sink.url("full-key"), "only")
-        with Publisher(node.ingest.url(key), keyframe_seconds=1):
-            wait_for(lambda: states(user) == {"only": "LIVE"}, 45, "the destination LIVE")
-            session = session_of(user)
-            wait_for(
-                lambda: StreamEvent.objects.filter(
-                    session=session, message__contains="not being recorded"
-                ).exists(),
-                10,
-                "the refusal in the session's events",
-            )
-            time.sleep(2)
-            assert session_of(user).state == StreamSession.State.LIVE
-            assert sink.decoded_frames("full-key") > 10
-            assert recording_of(session) is None
-            assert len(relay_pids()) == 2  # the encoder and the relay: no recorder
-            actions.stop_session(session.pk)
-            wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
-    event = StreamEvent.objects.get(session=session, message__contains="not being recorded")
+    with live_with_recording_on(engine, PlanName.FREE, leave_free=0) as (user, sink, session):
+        refusal = StreamEvent.objects.filter(session=session, message__contains="not being recorded")
+        wait_for(refusal.exists, 10, "the refusal in the session's events")
+        time.sleep(2)
+        assert session_of(user).state == StreamSession.State.LIVE
+        assert sink.decoded_frames(SINK_KEY) > 10
+        assert recording_of(session) is None
+        assert len(relay_pids()) == 2  # the branding encoder and the relay: no recorder
+    event = refusal.get()
     assert "Free plan stores up to 1 GB" in event.message
     assert "Upgrade to Pro" in event.message
     assert user.notices.filter(message__contains="Upgrade to Pro", link_to_pricing=True).exists()
@@ -93,29 +96,17 @@ def test_at_quota_the_stream_goes_live_but_is_not_recorded(engine: Engine) -> No
 def test_a_recording_reaching_the_quota_is_stopped_at_the_limit_and_kept(
     engine: Engine, media_root: Path
 ) -> None:
-    node = engine.add_node("l")
-    user, key = creator("limit@example.com", PlanName.FREE)
     room = 400_000  # ~9 s of the test pattern (~45 kB/s)
-    fill_storage(user, PlanName.FREE, leave_free=room)
-    set_recording_enabled(user, True)
-    with SinkServer() as sink:
-        add_sink_destination(user, sink.url("limit-key"), "only")
-        with Publisher(node.ingest.url(key), keyframe_seconds=1):
-            wait_for(lambda: states(user) == {"only": "LIVE"}, 45, "the destination LIVE")
-            session = session_of(user)
-            wait_for(lambda: recording_of(session) is not None, 10, "a recording")
-            wait_for(lambda: recording_of(session).state != Recording.State.RECORDING, 40, "stopped")
-            # The stream itself goes on.
-            assert session_of(user).state == StreamSession.State.LIVE
-            assert states(user) == {"only": "LIVE"}
-            actions.stop_session(session.pk)
-            wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
-            wait_for(lambda: not relay_pids(), 10, "every relay gone")
+    with live_with_recording_on(engine, PlanName.FREE, leave_free=room) as (user, _sink, session):
+        wait_for(lambda: recording_of(session) is not None, 10, "a recording")
+        wait_for(lambda: recording_of(session).state != Recording.State.RECORDING, 40, "stopped")
+        # The stream itself goes on.
+        assert session_of(user).state == StreamSession.State.LIVE
+        assert states(user) == {"only": "LIVE"}
     recording = recording_of(session)
     assert recording.state == Recording.State.READY
     assert "storage full" in recording.message
     assert "Upgrade to Pro" in recording.message
-    assert recording.bytes > 0
     # Stopped at the limit: the file grows in 256 KiB writes, checked every 0.5 s, so at most
     # about one write past it (the MP4 is a few % smaller than the FLV it was made from).
     assert room * 0.9 <= recording.bytes <= room + 300_000
