@@ -118,6 +118,7 @@ def finalize_recording(recording_id: int) -> bool:
         return False
     parts = [p for p in parts_of(row) if p.stat().st_size > 0]
     total = sum(p.stat().st_size for p in parts)
+    logger.info("recording %s: finishing %s part(s), %s bytes", recording_id, len(parts), total)
     token = Recording.claim(recording_id, owner_name(), remux_timeout(total) + 30)
     if token is None:
         return False

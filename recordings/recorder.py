@@ -32,7 +32,7 @@ def parts_dir(recording: Recording) -> Path:
 def parts_of(recording: Recording) -> list[Path]:
     """The FLV parts written so far, oldest first (one per recorder start)."""
     folder = parts_dir(recording)
-    return sorted(folder.glob("*.flv")) if folder.is_dir() else []
+    return sorted(folder.glob("[0-9][0-9][0-9][0-9].flv")) if folder.is_dir() else []
 
 
 def bytes_written(recording: Recording) -> int:

@@ -10,7 +10,7 @@ import pytest
 from accounts.models import User
 from recordings.actions import finalize_recording
 from recordings.models import Recording, storage_used
-from recordings.remux import build_remux_command, concat_list, parse_duration
+from recordings.remux import build_clean_command, build_remux_command, concat_list, parse_duration
 from streaming.ffmpeg import build_test_pattern_command
 from streaming.models import StreamSession
 from tests.rtmp_stack import probe_file
@@ -78,13 +78,19 @@ def test_a_recording_of_a_live_session_is_not_finished_under_its_recorder(
     assert Recording.objects.get(pk=recording.pk).state == Recording.State.RECORDING
 
 
-def test_the_remux_command_copies_and_moves_the_index_first() -> None:
-    argv = build_remux_command(Path("/x/list.txt"), Path("/x/out.mp4"), ffmpeg="ffmpeg")
+def test_the_remux_commands_copy_and_move_the_index_first() -> None:
+    argv = build_remux_command(Path("/x/list.txt"), Path("/x/out.mp4"), concat=True, ffmpeg="ffmpeg")
     assert argv[:2] == ["ffmpeg", "-nostdin"]
     assert argv[argv.index("-f") + 1] == "concat"
     assert argv[argv.index("-c") + 1] == "copy"
     assert argv[argv.index("-movflags") + 1] == "+faststart"
     assert argv[-3:] == ["-f", "mp4", "/x/out.mp4"]
+    single = build_remux_command(Path("/x/0001.flv"), Path("/x/out.mp4"), ffmpeg="ffmpeg")
+    assert "concat" not in single
+    assert single[single.index("-i") + 1] == "/x/0001.flv"
+    clean = build_clean_command(Path("/x/0001.flv"), Path("/x/0001.whole.flv"), ffmpeg="ffmpeg")
+    assert clean[-3:] == ["-f", "flv", "/x/0001.whole.flv"]
+    assert clean[clean.index("-c") + 1] == "copy"
     assert concat_list([Path("/a/it's.flv")]) == "file '/a/it'\\''s.flv'\n"
     assert parse_duration("4.021000\n") == pytest.approx(4.021)
     assert parse_duration("N/A") is None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,10 +16,12 @@ from accounts.models import User
 from billing.plans import PlanName, limits_of
 from recordings.actions import set_recording_enabled
 from recordings.models import Recording, storage_used
+from recordings.recorder import parts_of
+from recordings.tasks import reconcile_recordings
 from streaming import actions
 from streaming.models import StreamEvent, StreamSession
 from tests.recordings.conftest import fill_storage
-from tests.rtmp_stack import Publisher, SinkServer, probe_file
+from tests.rtmp_stack import FFMPEG, Publisher, SinkServer, probe_file
 from tests.streaming.conftest import (
     Engine,
     add_sink_destination,
@@ -113,3 +118,42 @@ def test_a_recording_reaching_the_quota_is_stopped_at_the_limit_and_kept(
     assert (media_root / recording.file.name).exists()
     assert StreamEvent.objects.filter(session=session, message__contains="storage full").exists()
     assert storage_used(user.pk) >= limits_of(PlanName.FREE).storage_bytes - room
+
+
+def test_a_recorder_whose_worker_is_killed_is_restarted_and_both_parts_end_in_one_mp4(
+    engine: Engine, media_root: Path
+) -> None:
+    with live_with_recording_on(engine, PlanName.PRO) as (_user, _sink, session):
+        node = engine.nodes[-1]
+        wait_for(lambda: (r := recording_of(session)) is not None and r.bytes > 50_000, 30, "bytes")
+        time.sleep(2)
+        assert node.worker.proc is not None
+        os.kill(node.worker.proc.pid, signal.SIGKILL)
+        node.worker.proc.wait(timeout=10)
+        node.worker.proc = None
+        wait_for(lambda: not relay_pids(), 10, "the killed worker's relay and recorder gone")
+        node.worker.start()
+        # beat's reconcilers, run here by hand: the destination's and the recording's.
+        from streaming.tasks import reconcile
+
+        wait_for(lambda: reconcile_recordings()["requeued"] >= 1, 20, "the recorder re-queued")
+        wait_for(lambda: reconcile()["requeued"] >= 1 or states(_user) == {"only": "LIVE"}, 20, "relay back")
+        wait_for(lambda: len(parts_of(recording_of(session))) == 2, 30, "a second part")
+        time.sleep(3)
+    wait_for(lambda: recording_of(session).state != Recording.State.RECORDING, 40, "finalised")
+    recording = recording_of(session)
+    assert recording.state == Recording.State.READY, recording.message
+    # Both parts are in it, one after the other: the killed recorder's part holds at least the one
+    # 256 KiB write seen above (~5 s of the ~45 kB/s pattern), the second at least 3 s.
+    assert recording.duration.total_seconds() >= 7
+    path = media_root / recording.file.name
+    info = probe_file(path)
+    assert sorted(s["codec_type"] for s in info["streams"]) == ["audio", "video"]  # type: ignore[index]
+    decoded = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert decoded.returncode == 0
+    assert decoded.stderr == ""  # no damaged frame at the join
