@@ -13,9 +13,15 @@ SHOWN_AT_ONCE = 5
 def notify(
     user_id: int, message: str, *, with_pricing: bool = False, level: str = Notice.Level.WARNING
 ) -> Notice:
-    return Notice.objects.create(
-        user_id=user_id, message=message[:500], level=level, link_to_pricing=with_pricing
+    """Show ``message`` to the user until dismissed; the same message still on show is not repeated
+    (a creator at their storage limit who goes live ten times sees one notice, not ten)."""
+    notice, _ = Notice.objects.get_or_create(
+        user_id=user_id,
+        message=message[:500],
+        dismissed_at=None,
+        defaults={"level": level, "link_to_pricing": with_pricing},
     )
+    return notice
 
 
 def dismiss(user_id: int, notice_id: int) -> bool:

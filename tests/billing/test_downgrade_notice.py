@@ -8,6 +8,7 @@ from django.core import mail
 from django.test import Client
 
 from accounts.models import Notice, User
+from accounts.notices import dismiss, notify
 from billing.actions import enforce_lower_plan
 from billing.models import Subscription
 from billing.plans import PlanName
@@ -59,3 +60,12 @@ def test_a_stranger_cannot_dismiss_or_see_someone_elses_notice(owner: User, stra
     client.post(f"/account/notices/{notice.pk}/dismiss/")
     notice.refresh_from_db()
     assert notice.dismissed_at is None
+
+
+def test_the_same_notice_still_on_show_is_not_repeated_but_comes_back_once_dismissed(owner: User) -> None:
+    first = notify(owner.pk, "A stream was not recorded.", with_pricing=True)
+    assert notify(owner.pk, "A stream was not recorded.", with_pricing=True) == first
+    assert Notice.objects.filter(user=owner).count() == 1
+    assert dismiss(owner.pk, first.pk)
+    assert notify(owner.pk, "A stream was not recorded.") != first
+    assert Notice.objects.filter(user=owner, dismissed_at__isnull=True).count() == 1
