@@ -52,3 +52,26 @@ class User(AbstractUser):
 
     def get_short_name(self) -> str:
         return self.display_name or self.email.split("@")[0]
+
+
+class Notice(models.Model):
+    """A message for one creator, shown on every page until dismissed: what changed while they were away
+    (a plan that dropped, a stream that was not recorded), with a link to act on it."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notices")
+    message = models.CharField(max_length=500)
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.WARNING)
+    link_to_pricing = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "dismissed_at"])]
+
+    def __str__(self) -> str:
+        return self.message[:60]

@@ -11,7 +11,7 @@ from accounts.models import User
 from billing import stripe_gateway
 from billing.catalog import USER_METADATA_KEY, Interval
 from billing.models import Subscription, SubscriptionChange
-from billing.plans import PlanName, limits_of
+from billing.plans import PlanName, check_storage, limits_of
 from billing.stripe_state import state_of
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,9 @@ def follow_stripe_subscription(subscription_id: str, event_id: str = "") -> Subs
 
 def enforce_lower_plan(user_id: int, plan: str) -> None:
     """After a plan drops or lapses: switch off what it no longer covers, end streams over it, tell them."""
+    from accounts.notices import notify
     from platforms.actions import apply_plan_limits
+    from recordings.models import storage_used
     from streaming.actions import end_sessions_over_plan
 
     switched_off = apply_plan_limits(user_id)
@@ -104,5 +106,13 @@ def enforce_lower_plan(user_id: int, plan: str) -> None:
         )
     if ended:
         lines.append(f"{ended} live stream(s) over the plan's limits were ended.")
+    used = storage_used(user_id)
+    if not check_storage(limits, used, 0):
+        lines.append(
+            f"Your recordings take {used / 1024**3:.1f} GB of the plan's {limits.storage_gb} GB: nothing was "
+            "deleted, but new streams are not recorded until you delete some or upgrade."
+        )
     lines.append("You can upgrade again at any time from the Pricing page.")
     send_mail(f"Your Prism plan is now {limits.title}", "\n\n".join(lines), None, [user.email])
+    # The e-mail may go unread: the next page they open says it too, until they dismiss it.
+    notify(user_id, " ".join(lines[:-1]), with_pricing=True)

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "platforms",
     "streaming",
     "studio",
+    "recordings",
 ]
 
 MIDDLEWARE = [
@@ -118,6 +119,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.notices.active_notices",
             ],
         },
     },
@@ -151,6 +153,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Restart what lost its supervisor, end sessions past their grace period or plan limit.
     "streaming-reconcile": {"task": "streaming.tasks.reconcile", "schedule": 5.0},
     "streaming-viewers": {"task": "streaming.tasks.poll_viewers", "schedule": 30.0},
+    # Restart recorders that lost their worker; finish recordings whose stream is over.
+    "recordings-reconcile": {"task": "recordings.tasks.reconcile_recordings", "schedule": 5.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"

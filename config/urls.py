@@ -15,5 +15,6 @@ urlpatterns = [
     path("destinations/", include("platforms.urls")),
     path("api/destinations/", include("platforms.api_urls")),
     path("studio/", include("studio.urls")),
+    path("recordings/", include("recordings.urls")),
     path("", include("streaming.urls")),
 ]

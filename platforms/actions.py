@@ -134,9 +134,10 @@ def disconnect(user_id: int, connection_id: int) -> None:
     with transaction.atomic():
         connection = PlatformConnection.objects.select_for_update().get(pk=connection_id, user_id=user_id)
         kind, token = connection.kind, connection.refresh_token or connection.access_token
+        account_id = connection.account_id
         provider = connection.provider_id
         connection.delete()
         if provider:
             SocialAccount.objects.filter(user_id=user_id, provider=provider).delete()
         if token:
-            transaction.on_commit(lambda: revoke_quietly(kind, token))
+            transaction.on_commit(lambda: revoke_quietly(kind, token, account_id))

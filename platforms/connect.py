@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from platforms import twitch, youtube
+from platforms import facebook, twitch, youtube
 from platforms.errors import PlatformError
 from platforms.models import PlatformConnection
 
@@ -42,12 +42,14 @@ def streaming_setup(kind: str, account: PlatformAccount) -> StreamingSetup:
     return StreamingSetup()
 
 
-def revoke_quietly(kind: str, token: str) -> None:
+def revoke_quietly(kind: str, token: str, account_id: str = "") -> None:
     """Ask the platform to forget our grant. Best effort: the destination is already gone here."""
     try:
         if kind == Kind.YOUTUBE:
             youtube.revoke(token)
         elif kind == Kind.TWITCH:
             twitch.revoke(token)
+        elif kind == Kind.FACEBOOK:
+            facebook.revoke(token, account_id)
     except PlatformError as exc:
         log.warning("revoking a %s grant failed: %s", kind, exc.message)

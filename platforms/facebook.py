@@ -39,12 +39,22 @@ def _check(response: requests.Response) -> dict[str, Any]:
     raise PlatformError(f"Facebook refused the request (HTTP {response.status_code}).")
 
 
+def auth_header(token: str) -> dict[str, str]:
+    """Graph takes the token in a header; a header, unlike a query string, is in no URL that an
+    exception, a proxy or a log line could quote."""
+    return {"Authorization": f"OAuth {token}"}
+
+
 def _graph(method: str, path: str, token: str, params: dict[str, str] | None = None) -> dict[str, Any]:
     secret = app_credentials("facebook")["client_secret"]
     proof = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
-    merged = {**(params or {}), "access_token": token, "appsecret_proof": proof}
+    merged = {**(params or {}), "appsecret_proof": proof}
     kwargs: dict[str, Any] = {"params": merged} if method == "GET" else {"data": merged}
-    return _check(call(method, settings.FACEBOOK_GRAPH_BASE + path, service=SERVICE, **kwargs))
+    return _check(
+        call(
+            method, settings.FACEBOOK_GRAPH_BASE + path, service=SERVICE, headers=auth_header(token), **kwargs
+        )
+    )
 
 
 def exchange_long_lived(short_token: str) -> TokenGrant:
@@ -75,6 +85,21 @@ def create_live_video(token: str, owner_id: str, title: str) -> LiveVideo:
 
 def end_live_video(token: str, video_id: str) -> None:
     _graph("POST", f"/{video_id}", token, {"end_live_video": "true"})
+
+
+def revoke(token: str, account_id: str = "") -> None:
+    """End the user's grant to our app (DELETE /{user-id}/permissions), so the token is dead at once."""
+    secret = app_credentials("facebook")["client_secret"]
+    proof = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+    _check(
+        call(
+            "DELETE",
+            f"{settings.FACEBOOK_GRAPH_BASE}/{account_id or 'me'}/permissions",
+            service=SERVICE,
+            headers=auth_header(token),
+            params={"appsecret_proof": proof},
+        )
+    )
 
 
 def live_views(token: str, video_id: str) -> int | None:

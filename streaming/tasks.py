@@ -88,6 +88,10 @@ def _start_supervisors(session_id: int) -> None:
         enqueue_supervisor("encoder", pk, session.node)
     for pk in session.destinations.values_list("pk", flat=True):
         enqueue_supervisor("destination", pk, session.node)
+    # Seam to recordings: one supervised recorder when the creator records and has room for it.
+    from recordings.actions import start_session_recording
+
+    start_session_recording(session_id)
 
 
 @shared_task(name="streaming.tasks.supervise_destination", ignore_result=True)

@@ -6,6 +6,7 @@ Every path takes an optional version prefix (``/v19.0/...``, what allauth 65 sen
     tokens        GET  /oauth/access_token           code, fb_exchange_token, client_credentials
                   GET  /debug_token                  (allauth's JS-SDK login checks tokens here)
     Graph         GET  /me, /me/permissions, /{id}   POST /{user-id|me}/live_videos
+                  DELETE /{user-id|me}/permissions  (revokes the grant)
                   POST /{live-video-id}  (end_live_video=true, title, description)   DELETE /{live-video-id}
 
 Errors are Graph's envelope ``{"error": {"message", "type", "code", "error_subcode"?, "fbtrace_id"}}``
@@ -132,6 +133,7 @@ class FakeFacebook(FakeService):
         self.stream_url_base = "rtmps://live-api-s.facebook.com:443/rtmp/"
         self.secure_stream_url_base = "rtmps://live-api-s.facebook.com:443/rtmp/"
         self.live_videos: dict[str, LiveVideo] = {}
+        self.fail_me_with: int | None = None  # test control: GET /me answers this HTTP status
 
     # -- URLs ------------------------------------------------------------------------------------------
 
@@ -342,6 +344,8 @@ class FakeFacebook(FakeService):
 
     @route("GET", V + r"/(me|\d+)")
     def node(self, request: Request) -> Reply:
+        if self.fail_me_with is not None and request.match is not None and request.match.group(1) == "me":
+            return Reply(self.fail_me_with, {"error": {"message": "Internal error", "code": 1}})
         grant = self._caller(request)
         if isinstance(grant, Reply):
             return grant
@@ -390,6 +394,21 @@ class FakeFacebook(FakeService):
         if isinstance(grant, Reply):
             return grant
         return Reply(200, {"data": [{"permission": p, "status": "granted"} for p in grant.scopes]})
+
+    @route("DELETE", V + r"/(me|\d+)/permissions")
+    def revoke_permissions(self, request: Request) -> Reply:
+        """The user's grant to the app ends: every token of it answers code 190 from now on."""
+        grant = self._caller(request)
+        if isinstance(grant, Reply):
+            return grant
+        assert request.match is not None
+        if request.match.group(1) not in ("me", grant.user_id):
+            return self._no_such_object(request.match.group(1))
+        with self.grants.lock:
+            for other in self.grants.access.values():
+                if other.user_id == grant.user_id and other.client_id == grant.client_id:
+                    other.revoked = True
+        return Reply(200, {"success": True})
 
     @route("POST", V + r"/(me|\d+)/live_videos")
     def create_live_video(self, request: Request) -> Reply:
