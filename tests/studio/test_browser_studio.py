@@ -129,7 +129,14 @@ def test_a_creator_goes_live_to_the_local_test_destination_watches_it_and_stops(
         preview.close()
 
         page.get_by_role("button", name="Stop stream").click()
-        page.wait_for_selector("#session-state[data-state=ENDED]", timeout=20_000)
+        try:
+            page.wait_for_selector("#session-state[data-state=ENDED]", timeout=20_000)
+        except Exception:
+            session = session_of(user)
+            history = session.events.values_list("destination_id", "from_state", "to_state", "message")
+            events = list(history) if session else []
+            state = session and session.state
+            raise AssertionError(f"not ENDED in the page; session {state}: {events}") from None
         assert page.locator(".dest-row .dest-state[data-state=DISCONNECTED]").count() == 1
     session = session_of(user)
     assert session is not None
