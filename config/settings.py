@@ -313,7 +313,6 @@ STREAM_MAX_RETRIES = env.int("STREAM_MAX_RETRIES", default=3)
 STREAM_HEALTHY_REFILL_SECONDS = env.float("STREAM_HEALTHY_REFILL_SECONDS", default=60.0)
 STREAM_STOP_GRACE_SECONDS = env.float("STREAM_STOP_GRACE_SECONDS", default=5.0)
 # The local test destination (the ingest's `sink` app) and where its HLS preview is served.
-RTMP_SINK_HLS_URL = env.str("RTMP_SINK_HLS_URL", default="http://127.0.0.1:8088/hls/")
 # Where that sink writes its HLS on this machine: the studio's preview serves it to the owner only.
 RTMP_SINK_HLS_DIR = Path(
     env.str("RTMP_SINK_HLS_DIR", default=str(VAR_DIR / "run" / f"nginx-{MEDIA_NODE}" / "hls"))

@@ -18,7 +18,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--run", action="store_true", help="exec nginx with the rendered config")
         parser.add_argument(
-            "--hls-port", type=int, default=8088, help="HTTP port of the local sink's HLS preview"
+            "--hls-port",
+            type=int,
+            default=None,
+            help="also serve the local sink's HLS from nginx on this loopback port (off by default: the "
+            "studio serves the preview to the destination's owner only)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
