@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Sum
 from django.utils import timezone
 
-from streaming.models import IllegalTransition, Leased
+from streaming.models import Leased, StateMachine
 
 
 class RecordingPreference(models.Model):
@@ -35,7 +35,7 @@ class RecordingPreference(models.Model):
         return cls.objects.filter(user_id=user_id, enabled=True).exists()
 
 
-class Recording(Leased):
+class Recording(StateMachine, Leased):
     class State(models.TextChoices):
         RECORDING = "RECORDING", "Recording"
         READY = "READY", "Ready"
@@ -82,26 +82,15 @@ class Recording(Leased):
     def parts_name(self) -> str:
         return f"{self.base_name}.parts"
 
-    def transition_to(self, state: str, message: str = "", **fields: object) -> bool:
-        """Move to ``state`` (locking the row), setting ``fields`` too; False when already there."""
-        with transaction.atomic():
-            row = Recording.objects.select_for_update().get(pk=self.pk)
-            if row.state == state:
-                return False
-            if state not in self.TRANSITIONS[row.state]:
-                raise IllegalTransition(f"recording {self.pk}: {row.state} -> {state}")
-            row.state = state
-            update = ["state", *fields]
-            for name, value in fields.items():
-                setattr(row, name, value)
-            if message:
-                row.message = message[:300]
-                update.append("message")
-            row.save(update_fields=update)
-            self.state, self.message = row.state, row.message
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return True
+    def apply_transition(self, previous: str, state: str, message: str) -> list[str]:
+        if not message:
+            return []
+        self.message = message[:300]
+        return ["message"]
+
+    def event_fields(self, message: str) -> None:
+        """A recording's moves are not stream events: the session's log says what matters."""
+        return None
 
 
 def storage_used(user_id: int, excluding: int | None = None) -> int:

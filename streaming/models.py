@@ -41,7 +41,8 @@ class StateMachine(models.Model):
     """One ``state`` field, a ``TRANSITIONS`` table and the only way to change it: ``transition_to``.
 
     A subclass declares ``TRANSITIONS`` and may override ``apply_transition`` to set the fields
-    that go with a state (and return their names) and ``event_fields`` to shape the StreamEvent.
+    that go with a state (and return their names) and ``event_fields`` to shape the StreamEvent
+    (or return None: no event and no status push, for rows that are not part of the live status).
     """
 
     TRANSITIONS: ClassVar[dict[str, set[str]]] = {}
@@ -58,11 +59,11 @@ class StateMachine(models.Model):
         """The row is already in the state asked for: fields to refresh anyway (e.g. a new message)."""
         return []
 
-    def event_fields(self, message: str) -> dict[str, object]:
+    def event_fields(self, message: str) -> dict[str, object] | None:
         raise NotImplementedError
 
-    def transition_to(self, state: str, message: str = "") -> bool:
-        """Move to ``state`` under a row lock and record a StreamEvent.
+    def transition_to(self, state: str, message: str = "", **values: object) -> bool:
+        """Move to ``state`` under a row lock (setting ``values`` with it) and record a StreamEvent.
 
         Returns False when the row is already there; raises IllegalTransition for a move the
         table forbids. This instance is refreshed with the fields the move changed.
@@ -77,15 +78,19 @@ class StateMachine(models.Model):
                 if state not in self.TRANSITIONS[previous]:
                     raise IllegalTransition(f"{model.__name__} {self.pk}: {previous} -> {state}")
                 row.state = state
-                fields = ["state", *row.apply_transition(previous, state, message)]
+                for name, value in values.items():
+                    setattr(row, name, value)
+                fields = ["state", *values, *row.apply_transition(previous, state, message)]
             if fields:
                 row.save(update_fields=fields)
                 for name in fields:
                     setattr(self, name, getattr(row, name))
             if previous == state:
                 return False
-            StreamEvent.objects.create(from_state=previous, to_state=state, **row.event_fields(message))
-            _push_after_commit(row.session_pk)
+            event = row.event_fields(message)
+            if event is not None:
+                StreamEvent.objects.create(from_state=previous, to_state=state, **event)
+                _push_after_commit(row.session_pk)
         return True
 
     @property
