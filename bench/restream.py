@@ -179,7 +179,7 @@ def part_latency(work: Path, repeat: int, rows: list[list[str]]) -> None:
          lambda i, o: RelayProcess({"input": i, "output": o, "probe": FFMPEG_DEFAULT_PROBE})),
         ("ffmpeg -c copy, tuned probing", lambda i, o: FfmpegRelay(i, o, low_probe=True)),
         ("ffmpeg -c copy, default probing", lambda i, o: FfmpegRelay(i, o, low_probe=False)),
-        (EARLY, lambda i, o: RelayProcess({"input": i, "output": o, "open_timeout": 20})),
+        (EARLY, lambda i, o: RelayProcess({"input": i, "output": o, "read_timeout": 20})),
     ]  # fmt: skip
     for label, make in variants:
         early = label == EARLY

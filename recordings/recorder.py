@@ -75,10 +75,15 @@ class RecorderKind(_Kind):
         folder = parts_dir(rec)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{len(parts_of(rec)) + 1:04d}.flv"
-        source = local_url("live", rec.session.stream_name)  # type: ignore[union-attr]
         return Child(
-            [sys.executable, "-m", "streaming.relay"], recorder_job(source, path), owner=owner_name()
+            [sys.executable, "-m", "streaming.relay"],
+            recorder_job(self.input_of(rec), path),
+            owner=owner_name(),
         )
+
+    def input_of(self, row: Leased) -> str:
+        # Untagged: the publish is not held for the recorder (it joins at the next keyframe).
+        return local_url("live", row.session.stream_name)  # type: ignore[attr-defined]
 
     def went_live(self, row: Leased) -> None:
         pass  # the row is RECORDING from its creation; the page shows the bytes growing

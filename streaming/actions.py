@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,7 +24,8 @@ from billing.plans import (
 )
 from platforms.models import PlatformConnection
 from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
-from streaming.quality import session_ceiling
+from streaming.quality import preset_named, session_ceiling
+from streaming.renditions import DestinationNeed, SourceInfo, plan_renditions
 from studio.models import StudioSettings
 
 logger = logging.getLogger(__name__)
@@ -31,10 +34,15 @@ DEFAULT_TITLE = "Live on Prism"
 
 @dataclass(frozen=True)
 class PublishAnswer:
-    """``stream_name`` set: accept and rename the stream to it; else refuse with ``reason`` (logged)."""
+    """``stream_name`` set: accept and rename the stream to it; else refuse with ``reason`` (logged).
+
+    ``readers``: tags of the relays and encoders started for a new session, which the answer
+    waits for (``wait_for_readers``) so they are connected when the first keyframe flows.
+    """
 
     stream_name: str | None
     reason: str = ""
+    readers: tuple[str, ...] = ()
 
 
 def media_queue(node: str) -> str:
@@ -110,10 +118,112 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
         DestinationStream.objects.bulk_create(
             DestinationStream(session=session, connection=c, label=str(c), kind=c.kind) for c in connections
         )
-        from streaming.tasks import plan_session
+        # Plan now, on what this creator is most likely sending, so relays and encoders start
+        # while nginx holds the publisher; check_source corrects the plan once the source is
+        # probed, and a copy relay refuses a source above its ceiling in the meantime.
+        destinations = list(session.destinations.all())
+        encoders = apply_plan(session, destinations, predicted_source(user.pk, session.quality_ceiling))
+        session.planned = True
+        session.save(update_fields=["planned"])
+        from streaming.tasks import check_source, start_supervisors
 
-        plan_session.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
-    return PublishAnswer(session.stream_name, "started")
+        transaction.on_commit(lambda: start_supervisors(session.pk))
+        check_source.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
+        readers = tuple(f"d{d.pk}" for d in destinations if not d.rendition) + tuple(
+            f"e{e.pk}" for e in encoders
+        )
+    return PublishAnswer(session.stream_name, "started", readers)
+
+
+def predicted_source(user_id: int, ceiling: str) -> SourceInfo:
+    """What this creator will most likely publish: what they sent last time (as probed), else a
+    source that fits the session's ceiling exactly (a copy when no branding is needed)."""
+    last = (
+        StreamSession.objects.filter(user_id=user_id, source__isnull=False)
+        .order_by("-started_at")
+        .values_list("source", flat=True)
+        .first()
+    )
+    return SourceInfo.from_json(last) or SourceInfo.exactly(preset_named(ceiling))
+
+
+def apply_plan(
+    session: StreamSession, destinations: list[DestinationStream], source: SourceInfo | None
+) -> list[Encoder]:
+    """Make the session's rows follow the plan for ``source``: each destination's rendition ("" for
+    a copy) and one running encoder per rendition (unneeded ones asked to stop). Call inside a
+    transaction holding the session; returns the encoders that need a supervisor."""
+    plan = plan_renditions(
+        source, [DestinationNeed(d.pk, session.quality_ceiling, session.branding) for d in destinations]
+    )
+    for dest in destinations:
+        rendition = plan.reads[dest.pk]
+        suffix = rendition.suffix if rendition else ""
+        if dest.rendition != suffix:
+            dest.rendition = suffix
+            dest.save(update_fields=["rendition"])
+    wanted = {r.suffix for r in plan.renditions}
+    existing = {e.rendition: e for e in Encoder.objects.filter(session=session)}
+    to_start: list[Encoder] = []
+    for suffix in sorted(wanted):
+        encoder = existing.get(suffix)
+        if encoder is None:
+            to_start.append(
+                Encoder.objects.create(
+                    session=session, rendition=suffix, source_fps=source.fps if source else None
+                )
+            )
+        elif encoder.desired != "RUN" and encoder.state not in Encoder.FINISHED:
+            encoder.desired = "RUN"
+            encoder.save(update_fields=["desired"])
+            to_start.append(encoder)
+    Encoder.objects.filter(session=session).exclude(rendition__in=wanted).update(desired="STOP")
+    return to_start
+
+
+def reader_key(stream_name: str, tag: str) -> str:
+    return f"rtmp-reader:{stream_name}:{tag}"
+
+
+def reader_arrived(stream_name: str, tag: str) -> bool:
+    """on_play: a local reader (relay ``d<pk>``, encoder ``e<pk>``, or an untagged probe) asks
+    for a session's stream. False (refuse) unless the name is an open session's."""
+    if not StreamSession.objects.filter(stream_name=stream_name, state__in=StreamSession.ACTIVE).exists():
+        return False
+    if tag:
+        cache.set(reader_key(stream_name, tag), 1, timeout=120)
+    return True
+
+
+def wait_for_readers(stream_name: str, tags: tuple[str, ...], timeout: float) -> int:
+    """Hold the on_publish answer until every reader in ``tags`` is connected, at most ``timeout``.
+
+    nginx-rtmp has no GOP cache: a reader that connects after the publisher's first keyframe
+    waits for the next one (2 s). Readers connected before the answer (``idle_streams on``)
+    get the stream from its first frame. Returns how many of them came in time.
+    """
+    if timeout <= 0 or not tags:
+        return 0
+    keys = [reader_key(stream_name, tag) for tag in tags]
+    deadline = time.monotonic() + timeout
+    while True:
+        arrived = len(cache.get_many(keys))
+        if arrived == len(keys) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
+    if arrived == len(keys):
+        # nginx attaches a reader when it reads our on_play answer; let it read that first.
+        time.sleep(0.03)
+    return arrived
+
+
+def session_went_live(session_id: int) -> bool:
+    """Media flows (a destination went live, or check_source saw the source): STARTING -> LIVE."""
+    with transaction.atomic():
+        session = StreamSession.objects.select_for_update().filter(pk=session_id).first()
+        if session is None or session.state != StreamSession.State.STARTING:
+            return False
+        return session.transition_to(StreamSession.State.LIVE)
 
 
 def stream_name_for(name: str, node: str) -> str | None:

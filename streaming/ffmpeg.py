@@ -90,6 +90,9 @@ def build_transcode_command(
         *LOW_PROBE_INPUT,
         "-rw_timeout",
         INPUT_RW_TIMEOUT_US,
+        # RTMP's opening exchange without Nagle's 40 ms stalls (see streaming.relay.NO_NAGLE).
+        "-tcp_nodelay",
+        "1",
         "-i",
         input_url,
         "-map",

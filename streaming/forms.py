@@ -7,10 +7,11 @@ from django.core.validators import RegexValidator
 
 NODE = RegexValidator(r"^[A-Za-z0-9_-]{1,64}$")
 NAME = RegexValidator(r"^[A-Za-z0-9_.~-]{1,200}$")
+READER = RegexValidator(r"^[de][0-9]{1,12}$")
 
 
 class RtmpCallbackForm(forms.Form):
-    call = forms.ChoiceField(choices=[(c, c) for c in ("publish", "publish_done", "update_publish")])
+    call = forms.ChoiceField(choices=[(c, c) for c in ("publish", "publish_done", "update_publish", "play")])
     app = forms.CharField(max_length=64)
     name = forms.CharField(max_length=200, validators=[NAME])
     addr = forms.CharField(max_length=64, required=False)
@@ -18,4 +19,6 @@ class RtmpCallbackForm(forms.Form):
     flashver = forms.CharField(max_length=200, required=False)
     tcurl = forms.CharField(max_length=500, required=False)
     type = forms.CharField(max_length=32, required=False)
+    # on_play: which of our readers this is (``?reader=d<pk>`` on the play URL), if one.
+    reader = forms.CharField(max_length=16, required=False, validators=[READER])
     node = forms.CharField(max_length=64, validators=[NODE])

@@ -166,6 +166,12 @@ class StreamSession(StateMachine):
     publisher_connected = models.BooleanField(default=True)
     publisher_left_at = models.DateTimeField(null=True, blank=True)
     planned = models.BooleanField(default=False)
+    source = models.JSONField(
+        null=True, blank=True, help_text="What the publisher sends (size, fps, codecs), as probed."
+    )
+    source_checked = models.BooleanField(
+        default=False, help_text="The plan made at publish time was checked against the probed source."
+    )
     limit_warned = models.BooleanField(default=False)
     started_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(

@@ -123,6 +123,6 @@ class Child:
         self.kill()
 
 
-def relay_job(input_url: str, output_url: str) -> str:
+def relay_job(input_url: str, output_url: str, **fields: object) -> str:
     """The relay's stdin line; the output URL (with the key) travels only here."""
-    return json.dumps({"input": input_url, "output": output_url}) + "\n"
+    return json.dumps({"input": input_url, "output": output_url, **fields}) + "\n"

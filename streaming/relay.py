@@ -7,12 +7,15 @@ machine (``ps``, ``/proc/PID/cmdline``); stdin is private to the parent. Fields:
 ``input`` (required)     secret-free local URL, e.g. ``rtmp://127.0.0.1:1935/live/s-<hex>``
 ``output`` (required)    destination URL with its key, ``rtmp://`` or ``rtmps://``
 ``format``               output container, default ``flv``
-``open_timeout``         seconds to open the input or the output, default 10
-``read_timeout``         seconds without input data before giving up, default 10
-``write_timeout``        seconds one write to the output may block, default 15
+``read_timeout``         seconds without input data before giving up, default 10 (also while
+                         waiting for a publisher that has not started yet)
+``write_timeout``        seconds one write to the output may block, default 15 (connecting
+                         to a host that never answers gives up after FFmpeg's 5 s)
 ``progress_interval``    seconds between progress blocks, default 1 (the stall limit is 4 s)
 ``probe``                overrides of DEFAULT_PROBE (analyzeduration µs, probesize, fpsprobesize);
                          ``{}`` keeps the defaults, FFmpeg's own are 5 s / 5 MB / 20 frames
+``max_video``            ``[width, height, fps]``: refuse (``input_over_ceiling``) a source whose
+                         picture or frame rate is above it, before anything is sent
 ``wait_for_keyframe``    start the output at a video keyframe, default true
 ``reject_window``        seconds after the publish within which a dropped connection counts
                          as output_rejected (a platform hanging up on a bad key), default 2
@@ -45,6 +48,7 @@ CATEGORIES = (
     "output_rejected",
     "input_unavailable",
     "input_ended",
+    "input_over_ceiling",
     "output_broken",
     "internal",
 )
@@ -57,6 +61,11 @@ CATEGORIES = (
 # estimation a remux does not need (1.3 s instead of 2.6 s to open). No fflags=nobuffer: it
 # discards the packets read while probing, i.e. the very keyframe we waited for.
 DEFAULT_PROBE = {"analyzeduration": 6_000_000, "probesize": 10_000_000, "fpsprobesize": 0}
+
+# RTMP's start is a dozen small request/answer messages; with Nagle's algorithm and delayed
+# ACKs each exchange can stall 40 ms: opening an nginx-rtmp input took 245 ms with it, 110 ms
+# without (measured, docs/performance.md). FFmpeg passes the option down to its TCP socket.
+NO_NAGLE = {"tcp_nodelay": "1"}
 
 # A destination that drops us this soon after accepting the publish refused the key.
 REJECT_WINDOW = 2.0
@@ -118,13 +127,13 @@ class Job:
     input: str
     output: str
     format: str = "flv"
-    open_timeout: float = 10.0
     read_timeout: float = 10.0
     write_timeout: float = 15.0
     progress_interval: float = 1.0
     probe: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PROBE))
     wait_for_keyframe: bool = True
     reject_window: float = REJECT_WINDOW
+    max_video: list[float] | None = None
 
     @classmethod
     def from_json(cls, line: str) -> Job:
@@ -139,11 +148,19 @@ class Job:
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
         job = cls(**data)
-        for name in ("open_timeout", "read_timeout", "write_timeout", "progress_interval"):
+        for name in ("read_timeout", "write_timeout", "progress_interval"):
             if not isinstance(getattr(job, name), int | float) or getattr(job, name) <= 0:
                 raise ValueError(f"'{name}' must be a positive number")
         if not isinstance(job.probe, dict):
             raise ValueError("'probe' must be an object")
+        if job.max_video is not None and (
+            not isinstance(job.max_video, list)
+            or len(job.max_video) != 3
+            or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in job.max_video
+            )
+        ):
+            raise ValueError("'max_video' must be [width, height, fps], all positive")
         return job
 
     @property
@@ -173,7 +190,7 @@ def classify_output_open(exc: BaseException, log_messages: tuple[str, ...] = ())
     code = _errno(exc)
     text = " ".join((str(exc), *log_messages))
     if code in _REFUSED or isinstance(exc, av.error.ExitError) or any(m in text for m in _NO_CONNECTION_LOGS):
-        # ExitError: our open timeout fired while connecting (a black-holed host).
+        # ExitError: interrupted while connecting; ETIMEDOUT (in _REFUSED): a host that never answers.
         return "output_refused"
     if isinstance(exc, av.error.ProtocolNotFoundError | av.error.MuxerNotFoundError):
         return "internal"
@@ -189,7 +206,7 @@ def classify_output_write(exc: BaseException) -> str:
     import av
 
     if isinstance(exc, av.error.ExitError):
-        return "output_broken"  # our write timeout: the destination stopped reading
+        return "output_broken"  # interrupted while writing: the destination stopped reading
     return "internal"
 
 
@@ -259,15 +276,26 @@ class ProgressWriter:
             pass
 
 
+def _rw_timeout(seconds: float) -> str:
+    """FFmpeg's own I/O timeout (µs). Not PyAV's ``timeout=``: that installs an interrupt
+    callback which takes the GIL on every network wait, the largest share of the relay's
+    per-packet cost (docs/performance.md)."""
+    return str(int(seconds * 1_000_000))
+
+
 def _open_input(job: Job) -> Any:
     import av
 
     options = {key: str(int(value)) for key, value in {**DEFAULT_PROBE, **job.probe}.items()}
+    # FFmpeg 5.1's RTMP reader gives up after about twice its rw_timeout (measured with
+    # nginx-rtmp: 2 s -> 4.3 s, 4 s -> 8.3 s), so ask for half of the read timeout.
+    options["rw_timeout"] = _rw_timeout(job.read_timeout / 2)
+    options.update(NO_NAGLE)
     if job.input.startswith("rtmp"):
         # Ask the server for live data (no buffering hint for a recorded stream).
         options["rtmp_live"] = "live"
     try:
-        container = av.open(job.input, "r", options=options, timeout=(job.open_timeout, job.read_timeout))
+        container = av.open(job.input, "r", options=options)
     except Exception as exc:
         raise RelayError("input_unavailable", f"cannot open the input: {exc}") from exc
     types = {s.type for s in container.streams}
@@ -279,7 +307,33 @@ def _open_input(job: Job) -> Any:
         # would send audio only for the whole session.
         container.close()
         raise RelayError("input_unavailable", "no video keyframe within the probing window")
+    if job.max_video is not None:
+        over = _over_ceiling(container, job.max_video)
+        if over:
+            container.close()
+            raise RelayError("input_over_ceiling", over)
     return container
+
+
+# A nominal 30 fps may arrive as 30.3 measured, or 29.97; the planner allows the same.
+FPS_TOLERANCE = 1.0
+
+
+def _over_ceiling(container: Any, ceiling: list[float]) -> str:
+    """Why the input's video is above ``[width, height, fps]`` (either orientation), or ""."""
+    video = next((s for s in container.streams if s.type == "video"), None)
+    if video is None:
+        return ""
+    width, height = video.codec_context.width or 0, video.codec_context.height or 0
+    max_w, max_h, max_fps = ceiling
+    if max(width, height) > max(max_w, max_h) or min(width, height) > min(max_w, max_h):
+        return f"the source is {width}x{height}, above {int(max_w)}x{int(max_h)}"
+    # FFmpeg's FLV demuxer takes the rate from onMetaData's framerate (OBS and ffmpeg send it).
+    # (guessed_rate is no help: for FLV it can be the 1 kHz time base.)
+    fps = float(video.average_rate) if video.average_rate else 0.0
+    if fps > max_fps + FPS_TOLERANCE:
+        return f"the source runs at {fps:g} fps, above {max_fps:g}"
+    return ""
 
 
 def _open_output(
@@ -295,8 +349,11 @@ def _open_output(
             # Shift timestamps so the destination sees a stream starting at 0, as `ffmpeg -c
             # copy` does; a live input starts wherever the publisher's clock was.
             container_options={"avoid_negative_ts": "make_zero"},
-            options={"flvflags": "no_duration_filesize"} if job.format == "flv" else {},
-            timeout=(job.open_timeout, job.write_timeout),
+            options={
+                "rw_timeout": _rw_timeout(job.write_timeout),
+                **NO_NAGLE,
+                **({"flvflags": "no_duration_filesize"} if job.format == "flv" else {}),
+            },
         )
     except Exception as exc:
         raise RelayError("internal", f"cannot create the output: {exc}") from exc
@@ -351,7 +408,7 @@ def run(job: Job, stopper: _Stopper, progress: ProgressWriter, log: list[tuple[i
             except Exception as exc:
                 if stopper.requested:
                     break
-                if isinstance(exc, av.error.ExitError):
+                if isinstance(exc, av.error.ExitError) or _errno(exc) == errno.ETIMEDOUT:
                     raise RelayError("input_ended", f"no input data for {job.read_timeout:g} s") from exc
                 raise RelayError("input_ended", f"reading the input failed: {exc}") from exc
             if packet is None:

@@ -43,6 +43,35 @@ class SourceInfo:
     def long_side(self) -> int:
         return max(self.width, self.height)
 
+    def as_json(self) -> dict[str, object]:
+        return {
+            "width": self.width,
+            "height": self.height,
+            "fps": self.fps,
+            "video_codec": self.video_codec,
+            "audio_codec": self.audio_codec,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> SourceInfo | None:
+        """The inverse of ``as_json``; None for anything malformed (a stored value is not trusted)."""
+        if not isinstance(data, dict):
+            return None
+        width, height, fps = data.get("width"), data.get("height"), data.get("fps")
+        if not isinstance(width, int) or not isinstance(height, int) or width <= 0 or height <= 0:
+            return None
+        if fps is not None and (not isinstance(fps, int | float) or fps <= 0):
+            fps = None
+        codecs = [
+            data.get(k) if isinstance(data.get(k), str) else None for k in ("video_codec", "audio_codec")
+        ]
+        return cls(width, height, float(fps) if fps else None, *codecs)
+
+    @classmethod
+    def exactly(cls, preset: QualityPreset) -> SourceInfo:
+        """A source that fits ``preset`` to the pixel: the guess for a creator never probed before."""
+        return cls(preset.width, preset.height, float(preset.fps), "h264", "aac")
+
     @property
     def short_side(self) -> int:
         return min(self.width, self.height)

@@ -8,7 +8,8 @@ tests start a real nginx with it. Three RTMP applications:
     nginx asks ``<callback base>/rtmp/on_publish/`` first; the web answers 2xx (accept),
     403 (refuse) or 3xx with ``Location: s-<session hex>``, which makes nginx-rtmp rename
     the stream, so every reader uses the opaque name and the ingest key never appears in
-    a process argv. Playing is allowed from 127.0.0.1 only (our relays and encoders).
+    a process argv. Playing is allowed from 127.0.0.1 only (our relays and encoders), and
+    ``on_play`` tells the web when each of them is connected.
 ``rendition``
     Where our own encoders publish transcoded renditions (``s-<hex>-720p``). Loopback
     only in both directions and no callbacks: the web must not mistake an encoder for a
@@ -29,6 +30,7 @@ RENDITION_APP = "rendition"
 SINK_APP = "sink"
 CALLBACK_PATHS = {
     "on_publish": "/rtmp/on_publish/",
+    "on_play": "/rtmp/on_play/",
     "on_publish_done": "/rtmp/on_publish_done/",
     "on_update": "/rtmp/on_update/",
 }
@@ -48,9 +50,10 @@ class RtmpConfig:
     module_path: str = RTMP_MODULE_PATH
     worker_connections: int = 4096
     user: str | None = None
-    # True lets relays connect to a session's name before the publisher's media flows (see
-    # docs/performance.md: the only way to catch the first keyframe); False fails them fast.
-    idle_streams: bool = False
+    # True lets relays and encoders connect to a session's name before the publisher's media
+    # flows (the web holds on_publish until they have): they get the first keyframe instead
+    # of waiting up to a keyframe interval (docs/performance.md). False closes them at once.
+    idle_streams: bool = True
 
 
 def callback_url(base: str, callback: str, node_name: str) -> str:
@@ -106,10 +109,12 @@ def render_nginx_rtmp_config(config: RtmpConfig) -> str:
         f"        application {LIVE_APP} {{",
         "            live on;",
         "            record off;",
-        # Off: a reader of a stream that is not (or no longer) published is closed at once,
-        # so a relay fails fast with a clear error instead of waiting forever.
+        # On: a reader may wait on a name before it is published (a relay waits at most its
+        # read timeout); when the publisher leaves, readers get end-of-stream all the same.
         f"            idle_streams {'on' if config.idle_streams else 'off'};",
         f"            on_publish {on['on_publish']};",
+        # Tells the web a relay/encoder is connected; refuses names of no open session.
+        f"            on_play {on['on_play']};",
         f"            on_publish_done {on['on_publish_done']};",
         f"            on_update {on['on_update']};",
         "            notify_method post;",

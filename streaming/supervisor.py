@@ -31,6 +31,7 @@ from streaming.quality import preset_named
 logger = logging.getLogger(__name__)
 SHUTTING_DOWN = threading.Event()  # set when the media worker shuts down: stop children, free leases
 INPUT_CATEGORIES = ("input_unavailable", "input_ended")
+OVER_CEILING = "input_over_ceiling"
 
 
 def owner_name() -> str:
@@ -38,9 +39,13 @@ def owner_name() -> str:
 
 
 def backoff_seconds(failures: int, base: float, rng: random.Random | None = None) -> float:
-    """base * 2^(failures-1), plus up to 25 % jitter so many destinations do not retry in step."""
-    delay = base * (2 ** max(failures - 1, 0))
-    return delay * (1 + (rng or random).random() * 0.25)
+    """The wait before retry number ``failures``: the first at once (a frozen or dropped process
+    is replaced within the stall limit), then base, 2*base, 4*base...; every wait gets up to
+    25 % of base (or of itself) as jitter so many destinations do not retry in step."""
+    jitter = (rng or random).random() * 0.25
+    if failures <= 1:
+        return base * jitter
+    return base * (2 ** (failures - 2)) * (1 + jitter)
 
 
 def creator_message(category: str, label: str, kind: str) -> str:
@@ -56,13 +61,17 @@ def creator_message(category: str, label: str, kind: str) -> str:
         return f"{label} closed the connection"
     if category in INPUT_CATEGORIES:
         return "Your stream stopped reaching Prism"
+    if category == OVER_CEILING:
+        return f"Your stream is above the quality your plan allows for {label}"
     if category == "stalled":
         return f"The stream to {label} stopped moving"
     return f"Streaming to {label} failed"
 
 
-def local_url(app: str, name: str) -> str:
-    return f"rtmp://{settings.RTMP_LOCAL_HOST}:{settings.RTMP_PORT}/{app}/{name}"
+def local_url(app: str, name: str, reader: str = "") -> str:
+    """This node's ingest URL for ``name``; ``reader`` tags the play for on_play (``d<pk>``, ``e<pk>``)."""
+    url = f"rtmp://{settings.RTMP_LOCAL_HOST}:{settings.RTMP_PORT}/{app}/{name}"
+    return f"{url}?reader={reader}" if reader else url
 
 
 @dataclass
@@ -93,6 +102,14 @@ class _Kind:
 
     def ready(self, row: Leased) -> bool:
         return bool(row.session.publisher_connected)  # type: ignore[attr-defined]
+
+    def input_of(self, row: Leased) -> str:
+        """The secret-free URL the row's process reads; a change (re-plan) restarts the process."""
+        raise NotImplementedError
+
+    def input_missing(self, row: Leased) -> bool:
+        """An input failure now is not this row's fault: its publisher or encoder is away."""
+        return not row.session.publisher_connected  # type: ignore[attr-defined]
 
     def spawn(self, row: Leased) -> Child | None:
         raise NotImplementedError
@@ -125,7 +142,28 @@ class RelayKind(_Kind):
                 dest, "internal", f"Prism could not prepare the {dest.rendition} version of your stream"
             )
             return False
-        return encoder is not None and encoder.state == Encoder.State.RUNNING
+        if encoder is None or encoder.desired != "RUN":
+            return False
+        # At its first start the relay connects before the encoder publishes (idle_streams),
+        # so it gets the rendition's first keyframe; after a failure it waits for RUNNING.
+        return encoder.state == Encoder.State.RUNNING or encoder.attempts == 0
+
+    def input_of(self, row: Leased) -> str:
+        dest: DestinationStream = row  # type: ignore[assignment]
+        if dest.rendition:
+            return local_url("rendition", f"{dest.session.stream_name}-{dest.rendition}", f"d{dest.pk}")
+        return local_url("live", dest.session.stream_name, f"d{dest.pk}")
+
+    def input_missing(self, row: Leased) -> bool:
+        dest: DestinationStream = row  # type: ignore[assignment]
+        if super().input_missing(dest):
+            return True
+        return (
+            bool(dest.rendition)
+            and not Encoder.objects.filter(
+                session_id=dest.session_id, rendition=dest.rendition, state=Encoder.State.RUNNING
+            ).exists()
+        )
 
     def spawn(self, row: Leased) -> Child | None:
         dest: DestinationStream = row  # type: ignore[assignment]
@@ -141,21 +179,23 @@ class RelayKind(_Kind):
                 return None
             dest.target_url, dest.platform_ref = target.url, target.platform_ref
             dest.save(update_fields=["target_url", "platform_ref"])
-        source = (
-            local_url("rendition", f"{dest.session.stream_name}-{dest.rendition}")
-            if dest.rendition
-            else local_url("live", dest.session.stream_name)
-        )
+        extra: dict[str, object] = {}
+        if not dest.rendition:
+            # A copy was planned on the source we expected; until check_source has probed the
+            # real one, the relay itself refuses a source above the session's ceiling.
+            cap = preset_named(dest.session.quality_ceiling)
+            extra["max_video"] = [cap.width, cap.height, cap.fps]
         key = dest.target_url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
         return Child(
             [sys.executable, "-m", "streaming.relay"],
-            relay_job(source, dest.target_url),
+            relay_job(self.input_of(dest), dest.target_url, **extra),
             secrets=(key,),
             owner=owner_name(),
         )
 
     def went_live(self, row: Leased) -> None:
         row.transition_to(DestinationStream.State.LIVE)  # type: ignore[attr-defined]
+        actions.session_went_live(row.session_id)  # type: ignore[attr-defined]
 
     def retrying(self, row: Leased, category: str, message: str) -> None:
         dest: DestinationStream = row  # type: ignore[assignment]
@@ -182,11 +222,14 @@ class RelayKind(_Kind):
 class EncoderKind(_Kind):
     model = Encoder
 
+    def input_of(self, row: Leased) -> str:
+        return local_url("live", row.session.stream_name, f"e{row.pk}")  # type: ignore[attr-defined]
+
     def spawn(self, row: Leased) -> Child | None:
         enc: Encoder = row  # type: ignore[assignment]
         preset, _, branded = enc.rendition.partition("-")
         argv = build_transcode_command(
-            local_url("live", enc.session.stream_name),
+            self.input_of(enc),
             local_url("rendition", f"{enc.session.stream_name}-{enc.rendition}"),
             preset_named(preset),
             source_fps=enc.source_fps,
@@ -222,6 +265,11 @@ def supervise(kind: _Kind, pk: int) -> Outcome:
     next_beat = time.monotonic() + s.STREAM_HEARTBEAT_SECONDS
     live = False
     healthy_since: float | None = None
+    child_input = ""
+    # Failures since the process last streamed: they set the backoff. A process that had
+    # been streaming and then failed (froze, dropped) is replaced at once; one that keeps
+    # failing to start waits longer each time. ``failures`` (the retry budget) counts both.
+    failing_streak = 0
     try:
         while True:
             now = time.monotonic()
@@ -239,6 +287,17 @@ def supervise(kind: _Kind, pk: int) -> Outcome:
                         child = None
                     return Outcome("fenced", failures)
                 row = kind.reload(pk)
+                if child is not None and not row.session.publisher_connected:  # type: ignore[attr-defined]
+                    # The publisher left (on_publish_done). With idle_streams on, nginx keeps
+                    # our readers waiting instead of closing them: stop them now, start again
+                    # when the publisher is back (within the grace period).
+                    child.kill()
+                    child, live, healthy_since, next_start = None, False, None, 0.0
+                elif child is not None and kind.input_of(row) != child_input:
+                    # check_source re-planned this row (copy <-> rendition): not a failure.
+                    logger.info("%s %s re-planned: restarting on its new input", kind.model.__name__, pk)
+                    child.stop(s.STREAM_STOP_GRACE_SECONDS)
+                    child, live, healthy_since, next_start = None, False, None, 0.0
             if kind.should_stop(row):
                 if child is not None:
                     child.stop(s.STREAM_STOP_GRACE_SECONDS)
@@ -251,6 +310,7 @@ def supervise(kind: _Kind, pk: int) -> Outcome:
                     if row.state in row.FINISHED:  # type: ignore[attr-defined]
                         continue
                     child = kind.spawn(row)
+                    child_input = kind.input_of(row)
                     live = False
                     if child is not None:
                         kind.model.objects.filter(pk=pk, lease_token=token).update(process_id=child.pid)
@@ -274,9 +334,15 @@ def supervise(kind: _Kind, pk: int) -> Outcome:
                 row = kind.reload(pk)
                 if kind.should_stop(row):
                     continue
-                if category in INPUT_CATEGORIES and not row.session.publisher_connected:  # type: ignore[attr-defined]
-                    continue  # the publisher left: wait for it without spending the retry budget
+                if (category in INPUT_CATEGORIES or stalled) and kind.input_missing(row):
+                    continue  # the publisher (or encoder) is away: wait without spending the budget
+                if category == OVER_CEILING and not row.session.source_checked:  # type: ignore[attr-defined]
+                    # The source is above the ceiling of the copy planned at publish time:
+                    # check_source is about to move this destination to a rendition.
+                    next_start = now + 0.25
+                    continue
                 failures += 1
+                failing_streak += 1
                 kind.model.objects.filter(pk=pk, lease_token=token).update(attempts=failures)
                 logger.info(
                     "%s %s failed (%s: %s), failure %s", kind.model.__name__, pk, category, message, failures
@@ -285,10 +351,10 @@ def supervise(kind: _Kind, pk: int) -> Outcome:
                     kind.failed(row, category, message)
                     return Outcome("failed", failures)
                 kind.retrying(row, category, message)
-                next_start = now + backoff_seconds(failures, s.STREAM_RETRY_BASE_SECONDS)
+                next_start = now + backoff_seconds(failing_streak, s.STREAM_RETRY_BASE_SECONDS)
                 continue
             if not live and child.last_advance is not None:
-                live, healthy_since = True, now
+                live, healthy_since, failing_streak = True, now, 0
                 kind.went_live(kind.reload(pk))
                 row = kind.reload(pk)
             if live and failures and healthy_since and now - healthy_since >= s.STREAM_HEALTHY_REFILL_SECONDS:

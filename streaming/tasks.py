@@ -19,7 +19,7 @@ from billing.models import plan_limits_for
 from platforms.targets import PlatformError, viewer_count
 from streaming import actions, supervisor
 from streaming.models import DestinationStream, Encoder, StreamSession
-from streaming.renditions import DestinationNeed, plan_renditions, wait_until_live
+from streaming.renditions import wait_until_live
 from streaming.status import push_session_status, push_to_user
 
 logger = logging.getLogger(__name__)
@@ -42,47 +42,43 @@ def enqueue_supervisor(kind: str, pk: int, node: str) -> bool:
     return True
 
 
-@shared_task(name="streaming.tasks.plan_session", ignore_result=True)
-def plan_session(session_id: int) -> None:
-    """Probe the source, decide copy or rendition per destination, start one supervisor per row."""
+@shared_task(name="streaming.tasks.check_source", ignore_result=True)
+def check_source(session_id: int) -> None:
+    """Probe what the publisher really sends; correct the plan made at publish time if it differs."""
     session = StreamSession.objects.filter(pk=session_id).first()
-    if session is None or session.state != StreamSession.State.STARTING or session.planned:
+    if session is None or session.state not in StreamSession.ACTIVE or session.source_checked:
         return
     try:
-        _plan(session)
+        _check_source(session)
     except Exception:
-        # Planning is retried by the reconciler only when it never ran; a plan that fails is
-        # a bug or a broken node, and the creator must not wait on a session that never starts.
-        logger.exception("planning session %s failed", session_id)
+        # A check that fails is a bug or a broken node: the creator must not stream on a plan
+        # nobody verified (the copy relays' ceiling guard would keep refusing) without a word.
+        logger.exception("checking the source of session %s failed", session_id)
         actions.fail_session(session_id, "Prism could not start your stream. Please go live again.")
 
 
-def _plan(session: StreamSession) -> None:
+def _check_source(session: StreamSession) -> None:
     session_id = session.pk
     source = wait_until_live(supervisor.local_url("live", session.stream_name), timeout=10.0)
-    destinations = list(session.destinations.all())
-    plan = plan_renditions(
-        source, [DestinationNeed(d.pk, session.quality_ceiling, session.branding) for d in destinations]
-    )
     with transaction.atomic():
         locked = StreamSession.objects.select_for_update().get(pk=session_id)
-        if locked.planned or locked.state != StreamSession.State.STARTING:
+        if locked.source_checked or locked.state not in StreamSession.ACTIVE:
             return
-        for dest in destinations:
-            rendition = plan.reads[dest.pk]
-            dest.rendition = rendition.suffix if rendition else ""
-            dest.save(update_fields=["rendition"])
-        for rendition in plan.renditions:
-            Encoder.objects.create(
-                session=locked, rendition=rendition.suffix, source_fps=source.fps if source else None
-            )
-        locked.planned = True
-        locked.save(update_fields=["planned"])
-        locked.transition_to(StreamSession.State.LIVE)
-        transaction.on_commit(lambda: _start_supervisors(session_id))
+        to_start: list[Encoder] = []
+        if source is not None:
+            # Unknown (no video within 10 s): keep the publish-time plan; the guard still holds.
+            destinations = list(locked.destinations.exclude(state__in=DestinationStream.FINISHED))
+            to_start = actions.apply_plan(locked, destinations, source)
+            locked.source = source.as_json()
+        locked.source_checked = True
+        locked.save(update_fields=["source", "source_checked"])
+        node = locked.node
+        transaction.on_commit(lambda: actions.session_went_live(session_id))
+        transaction.on_commit(lambda: [enqueue_supervisor("encoder", e.pk, node) for e in to_start])
 
 
-def _start_supervisors(session_id: int) -> None:
+def start_supervisors(session_id: int) -> None:
+    """Queue one supervisor per encoder and destination of a session just planned, and its recorder."""
     session = StreamSession.objects.get(pk=session_id)
     for pk in session.encoders.values_list("pk", flat=True):
         enqueue_supervisor("encoder", pk, session.node)
@@ -138,10 +134,11 @@ def reconcile() -> dict[str, int]:
         )
         for pk, node in orphans:
             counts["requeued"] += enqueue_supervisor(kind, pk, node)
-    # 2. Planning that never happened (the node's worker was down when the publish came).
+    # 2. A source check that never happened (the node's worker was down when the publish came).
     stale = now - timedelta(seconds=20)
-    for pk, node in live_sessions.filter(planned=False, started_at__lt=stale).values_list("pk", "node"):
-        plan_session.apply_async(args=[pk], queue=actions.media_queue(node))
+    unchecked = live_sessions.filter(source_checked=False, started_at__lt=stale)
+    for pk, node in unchecked.values_list("pk", "node"):
+        check_source.apply_async(args=[pk], queue=actions.media_queue(node))
     # 3. Publishers gone for longer than the grace period; 4. the plan's duration limit.
     gone = now - timedelta(seconds=settings.STREAM_RECONNECT_GRACE_SECONDS)
     for pk in live_sessions.filter(publisher_connected=False, publisher_left_at__lt=gone).values_list(

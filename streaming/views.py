@@ -1,7 +1,10 @@
 """nginx-rtmp's callbacks. Answers in milliseconds: 2xx/3xx accept, 403 refuse, never a 500.
 
 on_publish answers a 302 whose Location is the session's opaque stream name, which makes
-nginx-rtmp rename the stream: no later URL, log line or argv carries the ingest key.
+nginx-rtmp rename the stream: no later URL, log line or argv carries the ingest key. A publish
+that starts a session is answered once the session's relays and encoders have connected to
+that name (on_play tells us; at most ``STREAM_PUBLISH_HOLD_SECONDS``), so they receive the
+publisher's first keyframe instead of waiting for the next one (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -74,9 +77,24 @@ def on_publish(data: dict[str, str]) -> HttpResponse:
     if answer.stream_name is None:
         logger.info("publish refused on node %s: %s", data["node"], answer.reason)
         return refuse()
+    if answer.readers:
+        hold = settings.STREAM_PUBLISH_HOLD_SECONDS
+        arrived = actions.wait_for_readers(answer.stream_name, answer.readers, hold)
+        if arrived < len(answer.readers):
+            logger.info(
+                "publish answered after %ss with %s of %s readers", hold, arrived, len(answer.readers)
+            )
     response = HttpResponse(status=302)
     response["Location"] = answer.stream_name
     return response
+
+
+@rtmp_callback("live", ("play",))
+def on_play(data: dict[str, str]) -> HttpResponse:
+    """A local relay, encoder or probe starts reading a session's stream (nginx allows loopback only)."""
+    if not actions.reader_arrived(data["name"], data.get("reader", "")):
+        return refuse()
+    return HttpResponse("ok", content_type="text/plain")
 
 
 @rtmp_callback("live", ("publish_done",))

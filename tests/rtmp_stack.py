@@ -265,7 +265,7 @@ class IngestServer(_Nginx):
         *,
         node_name: str = "node1",
         hls_http_port: int | None = None,
-        idle_streams: bool = False,
+        idle_streams: bool = True,
         workdir: Path | None = None,
     ) -> None:
         super().__init__(workdir)

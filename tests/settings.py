@@ -13,6 +13,8 @@ os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("ENV_FILE", "/dev/null")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/prism")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+# No relays connect in most tests: answer on_publish at once. The engine fixture turns it on.
+os.environ.setdefault("STREAM_PUBLISH_HOLD_SECONDS", "0")
 
 from config.settings import *  # noqa: F403
 from config.settings import CACHES, CHANNEL_LAYERS, DATABASES

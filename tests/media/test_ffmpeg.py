@@ -35,6 +35,8 @@ def test_the_720p_rendition_command_is_exactly_this() -> None:
         *PROBE,
         "-rw_timeout",
         "10000000",
+        "-tcp_nodelay",
+        "1",
         "-i",
         IN,
         "-map",
@@ -214,9 +216,10 @@ def test_ffmpeg_runs_the_encoder_filters_and_options(tmp_path, branding: bool) -
     subprocess.run([a for a in pattern if a != "-re"], check=True, timeout=30)
     out = tmp_path / "out.flv"
     argv = build_transcode_command(str(src), str(out), preset_named("360p"), branding=branding)
-    # A file input has no network timeout option.
-    at = argv.index("-rw_timeout")
-    del argv[at : at + 2]
+    # A file input has no network timeout or TCP option.
+    for option in ("-rw_timeout", "-tcp_nodelay"):
+        at = argv.index(option)
+        del argv[at : at + 2]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "progress=end" in result.stdout

@@ -205,12 +205,31 @@ def test_a_sink_that_vanishes_breaks_only_its_own_relay(stack: Stack) -> None:
         assert DEST_KEY not in lose.stderr
 
 
+def test_a_source_above_the_ceiling_is_refused_before_anything_is_sent(stack: Stack) -> None:
+    # The module's publisher sends 320x180 at 30 fps.
+    with SinkServer() as sink:
+        with relay(stack.live, sink.url(DEST_KEY), max_video=[256, 144, 30]) as r:
+            assert r.wait(15) == 1
+        assert r.error_line.startswith(
+            "relay-error: input_over_ceiling: the source is 320x180, above 256x144"
+        )
+        with relay(stack.live, sink.url(DEST_KEY), max_video=[320, 180, 15]) as r:
+            assert r.wait(15) == 1
+        assert r.error_line.startswith("relay-error: input_over_ceiling: the source runs at 30 fps, above 15")
+        assert not sink.first_video_tag(DEST_KEY)
+        # Portrait or landscape, a source within the box is relayed.
+        with relay(stack.live, sink.url(DEST_KEY), max_video=[180, 320, 30]) as r:
+            assert wait_until(lambda: sink.first_video_tag(DEST_KEY, keyframe=True), 10)
+
+
 def test_the_publisher_leaving_is_input_ended(stack: Stack) -> None:
     key = "live_short_lived_key_123"
     with SinkServer() as sink, Publisher(stack.ingest.url(key), keyframe_seconds=1) as publisher:
         assert wait_until(lambda: any(c.form.get("name") == key for c in stack.web.calls_to("publish")), 10)
         time.sleep(0.3)
-        with relay(stack.ingest.url(renamed(key)), sink.url(DEST_KEY)) as r:
+        # idle_streams on: nginx keeps a reader waiting for a publisher that left, so the
+        # relay's read timeout ends it (the supervisor stops it sooner, on on_publish_done).
+        with relay(stack.ingest.url(renamed(key)), sink.url(DEST_KEY), read_timeout=2) as r:
             assert wait_until(lambda: r.frames >= 10, 10)
             publisher.stop()
             assert r.wait(15) == 1
@@ -218,7 +237,7 @@ def test_the_publisher_leaving_is_input_ended(stack: Stack) -> None:
 
 
 def test_a_stream_that_is_not_live_is_input_unavailable(stack: Stack) -> None:
-    with relay(stack.ingest.url("s-nobody-publishes-this"), closed_port_url(DEST_KEY)) as r:
+    with relay(stack.ingest.url("s-nobody-publishes-this"), closed_port_url(DEST_KEY), read_timeout=2) as r:
         assert r.wait(15) == 1
     assert r.error_line.startswith("relay-error: input_unavailable: ")
 
@@ -247,6 +266,9 @@ def test_a_bad_job_exits_2_without_echoing_it() -> None:
         '{"input": "rtmp://a/b/c"}',
         '{"input": "x", "output": "y"}',
         '{"input": "rtmp://a/b", "output": "rtmp://a/b/k", "read_timeout": -1}',
+        '{"input": "rtmp://a/b", "output": "rtmp://a/b/k", "max_video": [1280, 720]}',
+        '{"input": "rtmp://a/b", "output": "rtmp://a/b/k", "max_video": [1280, 0, 30]}',
+        '{"input": "rtmp://a/b", "output": "rtmp://a/b/k", "max_video": "720p"}',
     ],
 )
 def test_job_validation(line: str) -> None:

@@ -22,6 +22,7 @@ from tests.rtmp_stack import (
     CallbackServer,
     IngestServer,
     Publisher,
+    RelayProcess,
     SinkServer,
     free_port,
     wait_until,
@@ -43,8 +44,9 @@ def test_the_live_app_calls_the_web_and_only_loopback_may_play(tmp_path: Path) -
     assert live.splitlines()[1:] == [
         "            live on;",
         "            record off;",
-        "            idle_streams off;",
+        "            idle_streams on;",
         "            on_publish http://127.0.0.1:8000/rtmp/on_publish/?node=media-2;",
+        "            on_play http://127.0.0.1:8000/rtmp/on_play/?node=media-2;",
         "            on_publish_done http://127.0.0.1:8000/rtmp/on_publish_done/?node=media-2;",
         "            on_update http://127.0.0.1:8000/rtmp/on_update/?node=media-2;",
         "            notify_method post;",
@@ -160,6 +162,32 @@ def test_a_3xx_callback_renames_the_stream_so_the_key_is_never_needed_again() ->
     # (and update) carry the original key, in the POST body only, never in a URL.
     assert web.calls_to("publish_done")[0].form["name"] == KEY
     assert KEY not in log
+
+
+def test_a_reader_connected_before_the_publish_gets_its_first_keyframe_and_is_announced() -> None:
+    """idle_streams on + on_play: what lets the web hold on_publish until the relays are there.
+
+    The publisher sends one keyframe every 10 s: a relay joining after the publish would wait
+    up to 10 s for the next one, a relay already connected gets the very first frame.
+    """
+
+    def web_says(path: str, form: dict[str, str]) -> Answer:
+        return Answer(302, RENAMED) if form.get("call") == "publish" else Answer(200)
+
+    with CallbackServer(web_says) as web, IngestServer(web.base_url) as ingest, SinkServer() as sink:
+        early = RelayProcess({"input": ingest.url(RENAMED) + "?reader=d42", "output": sink.url("dest")})
+        with early:
+            assert wait_until(lambda: web.calls_to("play"), 10)
+            play = web.calls_to("play")[0]
+            assert play.path == "/rtmp/on_play/"
+            assert (play.form["name"], play.form["reader"], play.form["app"]) == (RENAMED, "d42", "live")
+            with Publisher(ingest.url(KEY), width=320, height=180, keyframe_seconds=10) as publisher:
+                assert wait_until(lambda: sink.first_video_tag("dest", keyframe=True), 5)
+                assert time.monotonic() - publisher.started_at < 5
+            # The publisher left: nginx keeps the reader (idle_streams), the relay's read timeout
+            # or its supervisor ends it.
+            assert early.proc is not None
+            assert early.proc.poll() is None
 
 
 def test_the_sink_app_writes_hls_served_with_cors() -> None:

@@ -29,7 +29,8 @@ from tests.rtmp_stack import REPO_ROOT, IngestServer, Publisher, SinkServer, sto
 FAST = {
     "STREAM_LEASE_SECONDS": "4",
     "STREAM_HEARTBEAT_SECONDS": "1",
-    "STREAM_STALL_SECONDS": "4",
+    "STREAM_STALL_SECONDS": "3",
+    "STREAM_PUBLISH_HOLD_SECONDS": "1",
     "STREAM_START_TIMEOUT_SECONDS": "12",
     "STREAM_RETRY_BASE_SECONDS": "1",
     "STREAM_MAX_RETRIES": "3",
@@ -153,7 +154,9 @@ class Engine:
 
 
 @pytest.fixture
-def engine(live_server: object, tmp_path: Path) -> Iterator[Engine]:
+def engine(live_server: object, tmp_path: Path, settings: object) -> Iterator[Engine]:
+    # The web (live_server, this process) holds on_publish for the relays, as in production.
+    settings.STREAM_PUBLISH_HOLD_SECONDS = 1.0  # type: ignore[attr-defined]
     eng = Engine(live_url=str(live_server.url), tmp=tmp_path)  # type: ignore[attr-defined]
     try:
         yield eng

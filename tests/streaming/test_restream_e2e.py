@@ -63,8 +63,24 @@ def test_free_plan_burns_in_branding_through_one_encoder(engine: Engine) -> None
         with Publisher(node.ingest.url(key), keyframe_seconds=1):
             wait_for(lambda: states(user) == {"only": "LIVE"}, 45, "the FREE destination LIVE")
             session = session_of(user)
-            encoders = list(Encoder.objects.filter(session=session))
-            assert [e.rendition for e in encoders] == ["360p-branded"]
+            # Planned at publish on a guess (a first session: the 720p ceiling), corrected once
+            # the 320x180 source was probed: one encoder runs, the guessed one was stopped.
+            wait_for(lambda: session_of(user).source_checked, 20, "source checked")
+            running = Encoder.objects.filter(session=session, desired="RUN")
+            assert [e.rendition for e in running] == ["360p-branded"]
+            wait_for(
+                lambda: (
+                    set(
+                        Encoder.objects.filter(session=session, desired="STOP").values_list(
+                            "state", flat=True
+                        )
+                    )
+                    <= {Encoder.State.STOPPED}
+                ),
+                20,
+                "the guessed encoder stopped",
+            )
+            wait_for(lambda: states(user) == {"only": "LIVE"}, 30, "LIVE on the 360p rendition")
             assert DestinationStream.objects.get(session=session).rendition == "360p-branded"
             time.sleep(2)
             assert sink.decoded_frames("free-key") > 10
