@@ -210,6 +210,10 @@ def classify_output_write(exc: BaseException) -> str:
     return "internal"
 
 
+class _MuxFailed(Exception):
+    """Carries a write error out of the packet loop, apart from the demuxer's own errors."""
+
+
 class _Stopper:
     """Turns SIGINT/SIGTERM into a flag the packet loop checks, so the trailer gets written."""
 
@@ -237,18 +241,16 @@ class ProgressWriter:
         self.started: float | None = None
         self.last_report = 0.0
 
-    def packet(self, size: int, is_video: bool, time_us: int | None) -> None:
-        now = self.clock()
-        if self.started is None:
-            self.started = now
-            self.last_report = now
-        self.bytes += size
-        if is_video:
-            self.frames += 1
-        if time_us is not None and time_us > self.out_time_us:
-            self.out_time_us = time_us
-        if now - self.last_report >= self.interval:
-            self.report(ended=False)
+    def start(self) -> None:
+        """The first packet went out: speed and fps count from here (probing does not)."""
+        self.started = self.last_report = self.clock()
+
+    def due(self) -> bool:
+        return self.clock() - self.last_report >= self.interval
+
+    def update(self, frames: int, total_bytes: int, out_time_us: int) -> None:
+        self.frames, self.bytes = frames, total_bytes
+        self.out_time_us = max(self.out_time_us, out_time_us)
 
     def report(self, ended: bool) -> None:
         from streaming.progress import format_progress_block
@@ -388,70 +390,81 @@ def run(job: Job, stopper: _Stopper, progress: ProgressWriter, log: list[tuple[i
     try:
         output, mapping = _open_output(job, input_container, log)
         opened_at = time.monotonic()
-        last_dts: dict[int, int] = {}
-        video_index = next((s.index for s in input_container.streams if s.type == "video"), None)
-        started = not job.wait_for_keyframe or video_index is None
-        first_us: int | None = None
-        # Per-packet work is the relay's whole cost (docs/performance.md): integer time-base
-        # arithmetic cached per stream instead of a Fraction per packet, no attribute chains.
-        time_bases = {
-            s.index: (s.time_base.numerator * 1_000_000, s.time_base.denominator)
-            for s in input_container.streams
-            if s.time_base
-        }
+        streams = list(input_container.streams)
+        video_index = next((s.index for s in streams if s.type == "video"), -1)
+        waiting_for_keyframe = job.wait_for_keyframe and video_index >= 0
+        # The packet loop is the relay's whole cost (docs/performance.md): per packet only a
+        # few attribute reads, one list compare and the mux; the clock is read every 16th
+        # packet and time stamps are converted only when a progress block is due.
+        last_dts = [-(2**63)] * (max((s.index for s in streams), default=0) + 1)
+        time_bases = {s.index: s.time_base for s in streams if s.time_base}
+        first_dts: dict[int, int] = {}
+        frames = total_bytes = count = 0
+        mux = output.mux_one
         packets = input_container.demux()
-        while not stopper.requested:
-            try:
-                packet = next(packets, None)
-            except av.error.EOFError:
-                packet = None
-            except Exception as exc:
+        try:
+            for packet in packets:
+                index = packet.stream_index
+                out_stream = mapping.get(index)
+                dts = packet.dts
+                if out_stream is None or dts is None:
+                    continue  # a data stream (onMetaData updates), or the demuxer's flush packet
+                if dts <= last_dts[index]:
+                    continue  # the muxer refuses non-increasing DTS; ffmpeg drops these too
+                if waiting_for_keyframe:
+                    # Starting at a keyframe gives the destination a decodable first frame;
+                    # audio before it would only lead the picture.
+                    if index != video_index or not packet.is_keyframe:
+                        continue
+                    waiting_for_keyframe = False
+                if not count:
+                    progress.start()
+                last_dts[index] = dts
+                first_dts.setdefault(index, dts)
+                size = packet.size
+                packet.stream = out_stream
+                try:
+                    mux(packet)
+                except Exception as exc:
+                    raise _MuxFailed(exc) from exc
+                total_bytes += size
+                count += 1
+                if index == video_index:
+                    frames += 1
+                if not count & 15 and progress.due():
+                    base = time_bases.get(index)
+                    time_us = int((dts - first_dts[index]) * base * 1_000_000) if base else 0
+                    progress.update(frames, total_bytes, time_us)
+                    progress.report(ended=False)
+                    if len(log) > 64:
+                        del log[:-16]
                 if stopper.requested:
                     break
+            else:
+                raise RelayError("input_ended", "the input stream ended")
+        except _MuxFailed as failed:
+            exc = failed.__cause__ or failed
+            category = classify_output_write(exc)
+            after = time.monotonic() - opened_at
+            if category == "output_broken" and after < job.reject_window:
+                # Platforms that take the publish and then hang up (a wrong or expired key)
+                # do it within a moment; a break this early is a refusal.
+                raise RelayError(
+                    "output_rejected",
+                    f"the destination closed the connection {after:.1f} s after the publish: {exc}",
+                ) from exc
+            raise RelayError(category, f"writing to the destination failed: {exc}") from exc
+        except RelayError:
+            raise
+        except av.error.EOFError as exc:
+            raise RelayError("input_ended", "the input stream ended") from exc
+        except Exception as exc:
+            if not stopper.requested:
                 if isinstance(exc, av.error.ExitError) or _errno(exc) == errno.ETIMEDOUT:
                     raise RelayError("input_ended", f"no input data for {job.read_timeout:g} s") from exc
                 raise RelayError("input_ended", f"reading the input failed: {exc}") from exc
-            if packet is None:
-                raise RelayError("input_ended", "the input stream ended")
-            dts = packet.dts
-            index = packet.stream_index
-            if dts is None or index not in mapping:
-                continue  # the demuxer's flush packet, or a data stream (onMetaData updates)
-            is_video = index == video_index
-            if not started:
-                # Starting at a keyframe gives the destination a decodable first frame;
-                # audio before it would only lead the picture.
-                if not (is_video and packet.is_keyframe):
-                    continue
-                started = True
-            if dts <= last_dts.get(index, -(2**63)):
-                continue  # the muxer refuses non-increasing DTS; ffmpeg drops these too
-            last_dts[index] = dts
-            scale = time_bases.get(index)
-            time_us = None
-            if scale is not None:
-                time_us = dts * scale[0] // scale[1]
-                if first_us is None:
-                    first_us = time_us
-                time_us -= first_us
-            size = packet.size
-            packet.stream = mapping[index]
-            try:
-                output.mux(packet)
-            except Exception as exc:
-                category = classify_output_write(exc)
-                after = time.monotonic() - opened_at
-                if category == "output_broken" and after < job.reject_window:
-                    # Platforms that take the publish and then hang up (a wrong or expired
-                    # key) do it within a moment; a break this early is a refusal.
-                    raise RelayError(
-                        "output_rejected",
-                        f"the destination closed the connection {after:.1f} s after the publish: {exc}",
-                    ) from exc
-                raise RelayError(category, f"writing to the destination failed: {exc}") from exc
-            progress.packet(size, is_video, time_us)
-            if len(log) > 64:
-                del log[:-16]
+        finally:
+            progress.update(frames, total_bytes, progress.out_time_us)
         clean = True
         return EXIT_OK
     finally:
