@@ -317,12 +317,10 @@ def _open_input(job: Job) -> Any:
     return container
 
 
-# A nominal 30 fps may arrive as 30.3 measured, or 29.97; the planner allows the same.
-FPS_TOLERANCE = 1.0
-
-
 def _over_ceiling(container: Any, ceiling: list[float]) -> str:
     """Why the input's video is above ``[width, height, fps]`` (either orientation), or ""."""
+    from streaming.renditions import FPS_TOLERANCE  # the planner's own allowance (29.97 is "30")
+
     video = next((s for s in container.streams if s.type == "video"), None)
     if video is None:
         return ""

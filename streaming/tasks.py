@@ -74,7 +74,8 @@ def _check_source(session: StreamSession) -> None:
         locked.save(update_fields=["source", "source_checked"])
         node = locked.node
         transaction.on_commit(lambda: actions.session_went_live(session_id))
-        transaction.on_commit(lambda: [enqueue_supervisor("encoder", e.pk, node) for e in to_start])
+        for encoder in to_start:
+            transaction.on_commit(lambda pk=encoder.pk: enqueue_supervisor("encoder", pk, node))
 
 
 def start_supervisors(session_id: int) -> None:
