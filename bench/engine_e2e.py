@@ -1,5 +1,5 @@
 """End-to-end engine timings through the real path: nginx-rtmp on_publish → Django (live_server)
-→ Celery media worker → supervisor → PyAV relay → sink nginx. Not part of the suite (it lives
+→ Celery media worker → supervisor → relay (ffmpeg) → sink nginx. Not part of the suite (it lives
 outside ``tests/``); it prints numbers, it asserts nothing about them.
 
     .venv/bin/pytest bench/engine_e2e.py -s -q -p no:randomly

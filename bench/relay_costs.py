@@ -1,20 +1,20 @@
-"""Two small measurements behind docs/performance.md (session 2); prints numbers, asserts nothing.
+"""Two small measurements behind docs/performance.md; prints numbers, asserts nothing.
 
     .venv/bin/python bench/relay_costs.py [--window 30] [--pairs 5]
 
 (1) open: how long a relay takes from its spawn until nginx-rtmp announces its play (on_play),
-    i.e. what the on_publish hold waits for per relay (Python start, imports, RTMP open).
-(2) cpu: N PyAV relays and N bare ``ffmpeg -c copy`` relays side by side on one 720p30
-    2.5 Mb/s source, user and system CPU from /proc over the window.
+    i.e. what the on_publish hold waits for per relay (process start, RTMP open).
+(2) cpu: N relays as the supervisor starts them (``Child.relay``: FFmpeg, key through a pipe,
+    progress read) and N bare ``ffmpeg -c copy`` relays (key in argv) side by side on one
+    720p30 2.5 Mb/s source, user and system CPU from /proc over the window.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,21 +41,11 @@ def measure_open(runs: int) -> list[float]:
         for i in range(runs):
             job = {"input": ingest.url(f"s-open{i}") + "?reader=d1", "output": "rtmp://127.0.0.1:1/a/b"}
             started = time.monotonic()
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "streaming.relay"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                text=True,
-                cwd=REPO_ROOT,
-            )
-            assert proc.stdin is not None
-            proc.stdin.write(json.dumps({**job, "read_timeout": 2}) + "\n")
-            proc.stdin.flush()
+            relay = RelayProcess({**job, "read_timeout": 2})
+            relay.start()
             assert wait_until(lambda n=i: len(web.calls_to("play")) > n, 10, 0.002)
             times.append(time.monotonic() - started)
-            proc.kill()
-            proc.wait()
+            relay.stop(signal.SIGKILL)
     return times
 
 
@@ -78,7 +68,10 @@ def measure_cpu(work: Path, pairs: int, window: float) -> dict[str, tuple[float,
             relay.start()
         try:
             time.sleep(4)
-            pids = {"PyAV relay": [r.pid() for r in relays], "ffmpeg -c copy": [f.pid() for f in bare]}
+            pids = {
+                "relay (Child.relay)": [r.pid() for r in relays],
+                "ffmpeg -c copy": [f.pid() for f in bare],
+            }
             before = {pid: user_system_seconds(pid) for group in pids.values() for pid in group}
             time.sleep(window)
             after = {pid: user_system_seconds(pid) for group in pids.values() for pid in group}

@@ -44,7 +44,7 @@ from tests.rtmp_stack import (
 
 TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
-EARLY = "PyAV relay, tuned, connected before the publish (idle_streams on)"
+EARLY = "relay, tuned, connected before the publish (idle_streams on)"
 FFMPEG_DEFAULT_PROBE = {"analyzeduration": 5_000_000, "probesize": 5_000_000, "fpsprobesize": -1}
 
 
@@ -174,8 +174,8 @@ def part_latency(work: Path, repeat: int, rows: list[list[str]]) -> None:
     """(a) publish start -> first video frame at every sink; and relay start -> first frame mid-stream."""
     clip = make_clip(work / "clip360.flv", 640, 360, 30, 1000)
     variants: list[tuple[str, Callable[[str, str], object]]] = [
-        ("PyAV relay, tuned probing", lambda i, o: RelayProcess({"input": i, "output": o})),
-        ("PyAV relay, ffmpeg default probing",
+        ("relay (Child.relay), tuned probing", lambda i, o: RelayProcess({"input": i, "output": o})),
+        ("relay (Child.relay), ffmpeg default probing",
          lambda i, o: RelayProcess({"input": i, "output": o, "probe": FFMPEG_DEFAULT_PROBE})),
         ("ffmpeg -c copy, tuned probing", lambda i, o: FfmpegRelay(i, o, low_probe=True)),
         ("ffmpeg -c copy, default probing", lambda i, o: FfmpegRelay(i, o, low_probe=False)),
@@ -247,10 +247,11 @@ def fmt_stats(values: list[float]) -> str:
 
 
 def part_copy_cost(work: Path, n: int, window: float, rows: list[list[str]]) -> dict[str, float]:
-    """(b) CPU and RSS per copy destination: PyAV relay vs ffmpeg -c copy vs nginx push."""
+    """(b) CPU and RSS per copy destination: our relay vs bare ffmpeg -c copy vs nginx push."""
     clip = make_clip(work / "clip720.flv", 1280, 720, 30, 2500)
     results: dict[str, float] = {}
-    for label in ("PyAV relay (python -m streaming.relay)", "ffmpeg -c copy -f flv", "nginx-rtmp push"):
+    labels = ("relay (Child.relay: ffmpeg, key via -fpre pipe)", "ffmpeg -c copy -f flv", "nginx-rtmp push")
+    for label in labels:
         with ExitStack() as stack:
             sink = stack.enter_context(SinkServer(record=False))
             web, ingest = stack.enter_context(ingest_with_rename())
@@ -276,7 +277,7 @@ def part_copy_cost(work: Path, n: int, window: float, rows: list[list[str]]) -> 
             relays = []
             for i in range(n):
                 r: RelayProcess | FfmpegRelay
-                if label.startswith("PyAV"):
+                if label.startswith("relay"):
                     r = RelayProcess({"input": ingest.url("s-key"), "output": sink.url(f"d{i}")})
                 else:
                     r = FfmpegRelay(ingest.url("s-key"), sink.url(f"d{i}"), low_probe=True)
@@ -382,7 +383,8 @@ def part_ramp(work: Path, steps: list[int], window: float, budget_s: float, rows
                 if r.proc is None or r.proc.poll() is not None or not r.timeline or p0 is None:
                     dead += 1
                     if dead == 1:
-                        print(f"    a relay is not running: {r.error_line or 'no progress'}")
+                        ended = r.proc is not None and r.proc.poll() is not None
+                        print(f"    a relay is not running: {r.failure() if ended else 'no progress'}")
                     continue
                 t1, p1 = r.timeline[-1]
                 if t1 - t0 <= 0:
@@ -451,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = []
             steps = [int(x) for x in args.ramp.split(",") if x.strip()]
             best = part_ramp(work, steps, args.window, args.ramp_budget, rows)
-            print_table("(d) PyAV copy relays on one node (720p30 2.5 Mb/s source, sinks on this machine)",
+            print_table("(d) copy relays on one node (720p30 2.5 Mb/s source, sinks on this machine)",
                         ["N", "worst speed", "median speed", "worst fps", "% core / relay", "machine CPU %"],
                         rows)  # fmt: skip
             print(f"\nlargest N at real-time speed: {best}")

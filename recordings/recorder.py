@@ -1,4 +1,4 @@
-"""The recorder: a supervised relay (``python -m streaming.relay``) whose output is a local FLV file.
+"""The recorder: a supervised relay (``streaming.relay``, bare FFmpeg) whose output is a local FLV file.
 
 It runs under ``streaming.supervisor.supervise`` like a destination's relay (lease, heartbeat,
 stall kill, backoff, SIGINT then SIGKILL), with one addition: every check it compares the bytes
@@ -8,8 +8,6 @@ the recording at the limit, keeping what was written.
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from recordings.models import Recording, storage_used
 from recordings.quota import may_keep_recording
 from streaming.models import Leased
 from streaming.processes import Child
+from streaming.relay import RelayJob
 from streaming.supervisor import _Kind, local_url, owner_name
 
 QUOTA_CHECK_SECONDS = 0.5
@@ -39,9 +38,9 @@ def bytes_written(recording: Recording) -> int:
     return sum(part.stat().st_size for part in parts_of(recording))
 
 
-def recorder_job(input_url: str, path: Path) -> str:
-    """The relay's stdin line for a recorder: no secret in it, but the same channel as every relay."""
-    return json.dumps({"input": input_url, "output": path.resolve().as_uri(), "format": "flv"}) + "\n"
+def recorder_job(input_url: str, path: Path) -> RelayJob:
+    """A recorder is a relay whose output is a new FLV file (no key, so no key pipe)."""
+    return RelayJob(input_url, str(path.resolve()), format="flv")
 
 
 class RecorderKind(_Kind):
@@ -75,11 +74,7 @@ class RecorderKind(_Kind):
         folder = parts_dir(rec)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{len(parts_of(rec)) + 1:04d}.flv"
-        return Child(
-            [sys.executable, "-m", "streaming.relay"],
-            recorder_job(self.input_of(rec), path),
-            owner=owner_name(),
-        )
+        return Child.relay(recorder_job(self.input_of(rec), path), owner=owner_name())
 
     def input_of(self, row: Leased) -> str:
         # Untagged: the publish is not held for the recorder (it joins at the next keyframe).

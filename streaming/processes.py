@@ -1,5 +1,8 @@
 """A supervised child process (relay or encoder): own process group, progress read, stop politely.
 
+A relay (``Child.relay``) also gets its stream key through a private pipe once its input passed
+the gate (``streaming.relay``).
+
 Django-free. Children start in their own session (a signal to the group reaches nothing of
 ours) and, where util-linux ``setpriv`` exists, with a parent-death signal, so a media worker
 killed with SIGKILL takes its relays and encoders with it instead of leaving them pushing.
@@ -9,17 +12,17 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import os
 import shutil
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from streaming.progress import ProgressReader
-from streaming.relay import redact
+from streaming.progress import Progress, ProgressReader
+from streaming.relay import SETTLE_SECONDS, RelayJob, RelayWatch, Verdict, redact
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _SETPRIV = shutil.which("setpriv")
@@ -33,37 +36,80 @@ class Child:
     """One running process; ``last_advance`` is when its progress last moved forward."""
 
     def __init__(
-        self, argv: list[str], stdin_text: str | None = None, secrets: tuple[str, ...] = (), owner: str = ""
+        self,
+        argv: list[str],
+        secrets: tuple[str, ...] = (),
+        owner: str = "",
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+        _watch: RelayWatch | None = None,
+        _key_pipe: tuple[int, int] | None = None,
     ) -> None:
         self.secrets = secrets
         self.started = time.monotonic()
         self.last_advance: float | None = None
         self.frames = 0
+        self.on_progress = on_progress
+        self.on_stderr = on_stderr  # raw lines, for tests that check nothing secret is printed
+        self.watch = _watch
         self._mark: tuple[int, int] = (-1, -1)
         self._err: collections.deque[str] = collections.deque(maxlen=20)
-        self.proc = subprocess.Popen(
-            pdeathsig_prefix() + argv,
-            cwd=REPO_ROOT,
-            stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            # Lets ops (and tests) tell which supervisor a process belongs to; holds no secret.
-            env={**os.environ, "PRISM_SUPERVISED_BY": owner},
-        )
-        if stdin_text is not None and self.proc.stdin is not None:
-            try:
-                self.proc.stdin.write(stdin_text)
-                self.proc.stdin.close()
-            except OSError:
-                pass
+        self._key_lock = threading.Lock()
+        self._key_fd = _key_pipe[1] if _key_pipe else None
+        try:
+            self.proc = subprocess.Popen(
+                pdeathsig_prefix() + argv,
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+                # Only the relay inherits the pipe's read end (its argv names it /dev/fd/N).
+                pass_fds=(_key_pipe[0],) if _key_pipe else (),
+                # Lets ops (and tests) tell which supervisor a process belongs to; holds no secret.
+                env={**os.environ, "PRISM_SUPERVISED_BY": owner},
+            )
+        except BaseException:
+            self._close_key_pipe()
+            raise
+        finally:
+            if _key_pipe:
+                os.close(_key_pipe[0])
         self._threads = [
             threading.Thread(target=self._read_progress, daemon=True),
             threading.Thread(target=self._read_errors, daemon=True),
         ]
         for thread in self._threads:
             thread.start()
+
+    @classmethod
+    def relay(
+        cls,
+        job: RelayJob,
+        owner: str = "",
+        on_progress: Callable[[Progress], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+    ) -> Child:
+        """Start ``job``'s FFmpeg; its key goes into its ``-fpre`` pipe when the input passes the gate."""
+        pipe = os.pipe() if job.destination is not None else None
+        try:
+            argv = job.command(key_fd=pipe[0] if pipe else None)
+        except BaseException:
+            if pipe:
+                os.close(pipe[0])
+                os.close(pipe[1])
+            raise
+        return cls(
+            argv,
+            job.secrets,
+            owner,
+            on_progress=on_progress,
+            on_stderr=on_stderr,
+            _watch=RelayWatch(job),
+            _key_pipe=pipe,
+        )
 
     @property
     def pid(self) -> int:
@@ -74,7 +120,11 @@ class Child:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             progress = reader.feed(line)
-            if progress is None or progress.ended:
+            if progress is None:
+                continue
+            if self.on_progress is not None:
+                self.on_progress(progress)
+            if progress.ended:
                 continue
             mark = (progress.out_time_us or 0, progress.total_size or 0)
             if mark > self._mark and (progress.frame or 0) > 0:
@@ -84,8 +134,52 @@ class Child:
 
     def _read_errors(self) -> None:
         assert self.proc.stderr is not None
+        settler: threading.Timer | None = None
         for line in self.proc.stderr:
             self._err.append(redact(line.rstrip()[:500], self.secrets))
+            if self.on_stderr is not None:
+                self.on_stderr(line)
+            watch = self.watch
+            if watch is None:
+                continue
+            waiting = watch.verdict is None
+            verdict = watch.feed(line, time.monotonic())
+            if verdict is not None:
+                self._on_verdict(verdict)
+            elif waiting and watch.listing_since is not None and settler is None:
+                # No video among the streams listed so far: decide once the listing is over.
+                settler = threading.Timer(SETTLE_SECONDS, self._settle)
+                settler.daemon = True
+                settler.start()
+        if settler is not None:
+            settler.cancel()
+        self._close_key_pipe()
+
+    def _settle(self) -> None:
+        if self.watch is not None:
+            verdict = self.watch.settle(time.monotonic())
+            if verdict is not None:
+                self._on_verdict(verdict)
+
+    def _on_verdict(self, verdict: Verdict) -> None:
+        if verdict.passed and self.watch is not None:
+            destination = self.watch.job.destination
+            with self._key_lock:
+                if destination is not None and self._key_fd is not None:
+                    with contextlib.suppress(OSError):  # the relay died meanwhile: failure() says why
+                        os.write(self._key_fd, destination.preset().encode())
+            self._close_key_pipe()
+        else:
+            # Refused before the destination was contacted: the key never leaves us.
+            self._close_key_pipe()
+            self._signal_group(signal.SIGKILL)
+
+    def _close_key_pipe(self) -> None:
+        with self._key_lock:
+            if self._key_fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._key_fd)
+                self._key_fd = None
 
     def poll(self) -> int | None:
         return self.proc.poll()
@@ -96,14 +190,18 @@ class Child:
         return now - self.last_advance > stall
 
     def failure(self) -> tuple[str, str]:
-        """(category, redacted message) from the relay's last ``relay-error:`` line, else ffmpeg's stderr."""
+        """(category, redacted message) of a process that ended on its own: a relay's from its
+        RelayWatch, an encoder's the last line of its stderr."""
         for thread in self._threads:
             thread.join(timeout=1)
-        for line in reversed(self._err):
-            if line.startswith("relay-error:"):
-                _, category, message = [*line.split(":", 2), "", ""][:3]
-                return category.strip(), message.strip()
+        if self.watch is not None:
+            return self.watch.failure(self.proc.returncode)
         return "internal", self._err[-1] if self._err else f"exited with {self.proc.returncode}"
+
+    @property
+    def stderr_tail(self) -> list[str]:
+        """The last lines of stderr, redacted."""
+        return list(self._err)
 
     def _signal_group(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -121,8 +219,3 @@ class Child:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=grace)
         self.kill()
-
-
-def relay_job(input_url: str, output_url: str, **fields: object) -> str:
-    """The relay's stdin line; the output URL (with the key) travels only here."""
-    return json.dumps({"input": input_url, "output": output_url, **fields}) + "\n"

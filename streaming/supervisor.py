@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import random
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -25,8 +24,9 @@ from platforms.targets import PlatformError, prepare_target
 from streaming import actions
 from streaming.ffmpeg import build_transcode_command
 from streaming.models import DestinationStream, Encoder, Leased, StreamSession
-from streaming.processes import Child, relay_job
+from streaming.processes import Child
 from streaming.quality import preset_named
+from streaming.relay import RelayError, RelayJob
 
 logger = logging.getLogger(__name__)
 SHUTTING_DOWN = threading.Event()  # set when the media worker shuts down: stop children, free leases
@@ -179,19 +179,19 @@ class RelayKind(_Kind):
                 return None
             dest.target_url, dest.platform_ref = target.url, target.platform_ref
             dest.save(update_fields=["target_url", "platform_ref"])
-        extra: dict[str, object] = {}
+        max_video: tuple[float, float, float] | None = None
         if not dest.rendition:
             # A copy was planned on the source we expected; until check_source has probed the
-            # real one, the relay itself refuses a source above the session's ceiling.
+            # real one, the relay's gate refuses a source above the session's ceiling.
             cap = preset_named(dest.session.quality_ceiling)
-            extra["max_video"] = [cap.width, cap.height, cap.fps]
-        key = dest.target_url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-        return Child(
-            [sys.executable, "-m", "streaming.relay"],
-            relay_job(self.input_of(dest), dest.target_url, **extra),
-            secrets=(key,),
-            owner=owner_name(),
-        )
+            max_video = (cap.width, cap.height, cap.fps)
+        try:
+            job = RelayJob(self.input_of(dest), dest.target_url, max_video=max_video)
+        except RelayError:
+            # The message would say what is wrong with the address; the address holds the key.
+            self.failed(dest, "internal", f"The server address of {dest.label} is not usable — edit it")
+            return None
+        return Child.relay(job, owner=owner_name())
 
     def went_live(self, row: Leased) -> None:
         row.transition_to(DestinationStream.State.LIVE)  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """Real RTMP servers, publishers and relays on loopback for tests and benchmarks (no Django).
 
-Everything here starts real processes (nginx with libnginx-mod-rtmp, ffmpeg, the PyAV relay)
+Everything here starts real processes (nginx with libnginx-mod-rtmp, ffmpeg, relays)
 bound to 127.0.0.1 on free ports, inside a temp dir, and stops them when the ``with`` block
 ends, whatever happened inside it. Building blocks:
 
@@ -10,7 +10,7 @@ ends, whatever happened inside it. Building blocks:
 ``SinkServer``      a stand-in platform: nginx recording every published stream to FLV; it can
                     refuse publishes (through a CallbackServer answering 403) or vanish.
 ``Publisher``       ffmpeg's test pattern + tone at real-time speed, like OBS.
-``RelayProcess``    ``python -m streaming.relay`` with its job on stdin and progress parsed.
+``RelayProcess``    a relay (bare FFmpeg, key through a pipe) started as the supervisor does.
 """
 
 from __future__ import annotations
@@ -21,20 +21,21 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
 from streaming.ffmpeg import build_test_pattern_command
-from streaming.progress import Progress, ProgressReader
+from streaming.processes import Child
+from streaming.progress import Progress
+from streaming.relay import RelayJob
 from streaming.rtmp_config import (
     RTMP_MODULE_PATH,
     RtmpConfig,
@@ -535,74 +536,60 @@ class _Drain(threading.Thread):
                     del self.lines[:1000]
 
 
-@dataclass
 class RelayProcess(_Managed):
-    """``python -m streaming.relay`` fed ``job`` on stdin; its progress parsed as it comes."""
+    """A relay started exactly as the supervisor starts one (``Child.relay``): bare FFmpeg, the
+    key through its pipe after the gate. ``job``: ``streaming.relay.RelayJob``'s fields."""
 
-    job: dict[str, object]
-    python: str = sys.executable
-    proc: subprocess.Popen[str] | None = None
-    progress: list[Progress] = field(default_factory=list)
-    # (time.monotonic() when the block arrived, the block): for speeds over a window.
-    timeline: list[tuple[float, Progress]] = field(default_factory=list)
-    started_at: float = 0.0
-    first_progress_at: float | None = None
-    stdout_lines: list[str] = field(default_factory=list)
-    _reader: ProgressReader = field(default_factory=ProgressReader)
-    _out: _Drain | None = None
-    _err: _Drain | None = None
+    def __init__(self, job: dict[str, object]) -> None:
+        self.job = RelayJob(ffmpeg=FFMPEG, **job)  # type: ignore[arg-type]
+        self.child: Child | None = None
+        self.progress: list[Progress] = []
+        # (time.monotonic() when the block arrived, the block): for speeds over a window.
+        self.timeline: list[tuple[float, Progress]] = []
+        self.started_at = 0.0
+        self.first_progress_at: float | None = None
+        self.stderr_lines: list[str] = []  # raw, unredacted: what FFmpeg itself printed
+
+    @property
+    def proc(self) -> subprocess.Popen[str] | None:
+        return self.child.proc if self.child is not None else None
 
     def start(self) -> None:
         self.started_at = time.monotonic()
-        self.proc = subprocess.Popen(
-            [self.python, "-m", "streaming.relay"],
-            cwd=REPO_ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        assert self.proc.stdin
-        assert self.proc.stdout
-        assert self.proc.stderr
-        self.proc.stdin.write(json.dumps(self.job) + "\n")
-        self.proc.stdin.close()
-        self._out = _Drain(self.proc.stdout, self._on_line)
-        self._err = _Drain(self.proc.stderr)
-        self._out.start()
-        self._err.start()
+        self.child = Child.relay(self.job, on_progress=self._on_progress, on_stderr=self._on_stderr)
 
-    def _on_line(self, line: str) -> None:
-        self.stdout_lines.append(line)
-        if len(self.stdout_lines) > 4000:
-            del self.stdout_lines[:2000]
-        progress = self._reader.feed(line)
-        if progress is not None:
-            if self.first_progress_at is None:
-                self.first_progress_at = time.monotonic()
-            self.progress.append(progress)
-            self.timeline.append((time.monotonic(), progress))
-            if len(self.timeline) > 4000:
-                del self.timeline[:2000]
-                del self.progress[:2000]
+    def _on_progress(self, progress: Progress) -> None:
+        if self.first_progress_at is None and (progress.frame or 0) > 0:
+            self.first_progress_at = time.monotonic()
+        self.progress.append(progress)
+        self.timeline.append((time.monotonic(), progress))
+        if len(self.timeline) > 4000:
+            del self.timeline[:2000]
+            del self.progress[:2000]
+
+    def _on_stderr(self, line: str) -> None:
+        self.stderr_lines.append(line)
+        if len(self.stderr_lines) > 2000:
+            del self.stderr_lines[:1000]
 
     def stop(self, sig: int = signal.SIGINT) -> int | None:
-        if self.proc is None:
+        """Signal the relay, wait for it (SIGKILL after 8 s); its exit code."""
+        if self.child is None:
             return None
-        code = stop_process(self.proc, sig, grace=8)
-        for drain in (self._out, self._err):
-            if drain is not None:
-                drain.join(timeout=5)
+        code = stop_process(self.child.proc, sig, grace=8)
+        self.child.failure()  # joins the readers: progress and stderr are complete
         return code
 
     def wait(self, timeout: float) -> int:
-        assert self.proc is not None
-        code = self.proc.wait(timeout=timeout)
-        for drain in (self._out, self._err):
-            if drain is not None:
-                drain.join(timeout=5)
+        assert self.child is not None
+        code = self.child.proc.wait(timeout=timeout)
+        self.child.failure()
         return code
+
+    def failure(self) -> tuple[str, str]:
+        """What the supervisor would record for this run: ``(category, message)``."""
+        assert self.child is not None
+        return self.child.failure()
 
     @property
     def frames(self) -> int:
@@ -610,16 +597,7 @@ class RelayProcess(_Managed):
 
     @property
     def stderr(self) -> str:
-        return "".join(self._err.lines) if self._err else ""
-
-    @property
-    def error_line(self) -> str:
-        lines = [ln for ln in self.stderr.splitlines() if ln.startswith("relay-error:")]
-        return lines[-1] if lines else ""
-
-    @property
-    def stdout_text(self) -> str:
-        return "".join(self.stdout_lines)
+        return "".join(self.stderr_lines)
 
     def pid(self) -> int:
         assert self.proc is not None

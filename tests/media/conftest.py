@@ -1,1 +1,1 @@
-"""Media tests need no Django: real nginx-rtmp, FFmpeg and the PyAV relay on loopback only."""
+"""Media tests need no Django: real nginx-rtmp, FFmpeg and our relays on loopback only."""

@@ -1,11 +1,14 @@
-"""End to end on loopback: publisher -> nginx ingest (3xx rename) -> PyAV relays / rendition -> sinks."""
+"""End to end on loopback: publisher -> nginx ingest (3xx rename) -> relays / rendition -> sinks.
+
+The relays are bare FFmpeg started as the supervisor starts them (``Child.relay``): the stream
+key reaches FFmpeg only through its ``-fpre`` pipe, after the input passed the gate.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +18,7 @@ import pytest
 
 from streaming.ffmpeg import build_transcode_command
 from streaming.quality import preset_named
-from streaming.relay import main as relay_main
+from streaming.relay import RelayError, RelayJob
 from streaming.renditions import Rendition, wait_until_live
 from tests.rtmp_stack import (
     Answer,
@@ -85,13 +88,15 @@ def test_three_relays_deliver_a_decodable_stream_to_three_sinks(stack: Stack) ->
             for i, sink in enumerate(sinks):
                 assert wait_until(lambda s=sink, k=f"{DEST_KEY}-{i}": s.first_video_tag(k, keyframe=True), 10)
             for r in relays:
-                # The key went through stdin: nothing in the world-readable argv.
+                # The key went through the relay's pipe: nothing in the world-readable argv.
                 assert DEST_KEY not in cmdline(r.pid())
                 assert INGEST_KEY not in cmdline(r.pid())
+                assert "-fpre" in cmdline(r.pid())
             assert wait_until(lambda: all(r.frames >= 45 for r in relays), 10)
         finally:
             codes = [r.stop(signal.SIGINT) for r in relays]
-        assert codes == [0, 0, 0], [r.stderr for r in relays]
+        # FFmpeg's exit after a stop signal, having written the trailer ("Exiting normally").
+        assert codes == [255, 255, 255], [r.stderr for r in relays]
         for i, sink in enumerate(sinks):
             key = f"{DEST_KEY}-{i}"
             assert sink.decoded_frames(key) >= 45
@@ -101,7 +106,7 @@ def test_three_relays_deliver_a_decodable_stream_to_three_sinks(stack: Stack) ->
             assert r.progress[-1].ended
             assert r.progress[-1].speed is not None
             assert r.progress[-1].speed > 0.8
-            assert DEST_KEY not in r.stdout_text + r.stderr
+            assert DEST_KEY not in r.stderr
 
 
 def test_two_destinations_share_one_branded_rendition(stack: Stack) -> None:
@@ -127,7 +132,7 @@ def test_two_destinations_share_one_branded_rendition(stack: Stack) -> None:
                 assert wait_until(lambda: all(r.frames >= 30 for r in relays), 15)
             finally:
                 codes = [r.stop() for r in relays]
-            assert codes == [0, 0], [r.stderr for r in relays]
+            assert codes == [255, 255], [r.stderr for r in relays]
             for sink in (a, b):
                 video = next(
                     s for s in probe_file(sink.recording(DEST_KEY))["streams"] if s["codec_type"] == "video"
@@ -148,8 +153,9 @@ def test_a_sink_that_refuses_the_key_is_output_rejected_and_the_key_never_printe
         with r:
             code = r.wait(20)
     assert code == 1
-    assert r.error_line.startswith("relay-error: output_rejected: ")
-    assert DEST_KEY not in r.stderr + r.stdout_text
+    category, message = r.failure()
+    assert (category, message.split(" (")[0]) == ("output_rejected", "the destination refused the publish")
+    assert DEST_KEY not in r.stderr + message
     assert platform.calls_to("publish")[0].form["name"] == DEST_KEY  # it did reach the platform
 
 
@@ -163,25 +169,28 @@ def test_a_sink_that_hangs_up_right_after_the_publish_is_output_rejected(stack: 
         relay(stack.live, sink.url(DEST_KEY)) as r,
     ):
         assert r.wait(20) == 1
-    assert r.error_line.startswith("relay-error: output_rejected: the destination closed the connection ")
-    assert DEST_KEY not in r.stderr + r.stdout_text
+    category, message = r.failure()
+    assert category == "output_rejected"
+    assert message.startswith("the destination closed the connection "), message
+    assert DEST_KEY not in r.stderr + message
 
 
 def test_a_closed_port_is_output_refused(stack: Stack) -> None:
     url = closed_port_url(DEST_KEY)
     with relay(stack.live, url) as r:
         assert r.wait(20) == 1
-    assert r.error_line.startswith("relay-error: output_refused: ")
-    assert DEST_KEY not in r.stderr + r.stdout_text
-    assert r.stderr.strip().splitlines()[-1] == r.error_line  # one final machine-readable line
+    category, message = r.failure()
+    assert category == "output_refused"
+    assert message.startswith("could not connect to the destination (")
+    assert DEST_KEY not in r.stderr + message
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_ends_the_relay_cleanly(stack: Stack, sig: signal.Signals) -> None:
     with SinkServer() as sink, relay(stack.live, sink.url(DEST_KEY)) as r:
         assert wait_until(lambda: r.frames >= 15, 10)
-        assert r.stop(sig) == 0
-    assert r.error_line == ""
+        assert r.stop(sig) == 255
+    assert f"Exiting normally, received signal {int(sig)}." in r.stderr
     assert r.progress[-1].ended
     assert r.progress[-1].frame is not None
     assert r.progress[-1].frame >= 15
@@ -200,26 +209,29 @@ def test_a_sink_that_vanishes_breaks_only_its_own_relay(stack: Stack) -> None:
             assert wait_until(lambda: keep.frames >= frames_then + 30, 5)
             assert keep.proc is not None
             assert keep.proc.poll() is None
-            assert keep.stop() == 0
-        assert lose.error_line.startswith("relay-error: output_broken: ")
-        assert DEST_KEY not in lose.stderr
+            assert keep.stop() == 255
+        category, message = lose.failure()
+        assert category == "output_broken"
+        assert message.startswith("writing to the destination failed (")
+        assert DEST_KEY not in lose.stderr + message
 
 
-def test_a_source_above_the_ceiling_is_refused_before_anything_is_sent(stack: Stack) -> None:
+def test_a_source_above_the_ceiling_is_refused_before_the_destination_is_contacted(stack: Stack) -> None:
     # The module's publisher sends 320x180 at 30 fps.
-    with SinkServer() as sink:
+    with CallbackServer() as platform, SinkServer(platform.base_url) as sink:
         with relay(stack.live, sink.url(DEST_KEY), max_video=[256, 144, 30]) as r:
-            assert r.wait(15) == 1
-        assert r.error_line.startswith(
-            "relay-error: input_over_ceiling: the source is 320x180, above 256x144"
-        )
+            r.wait(15)
+        assert r.failure() == ("input_over_ceiling", "the source is 320x180, above 256x144")
         with relay(stack.live, sink.url(DEST_KEY), max_video=[320, 180, 15]) as r:
-            assert r.wait(15) == 1
-        assert r.error_line.startswith("relay-error: input_over_ceiling: the source runs at 30 fps, above 15")
-        assert not sink.first_video_tag(DEST_KEY)
+            r.wait(15)
+        assert r.failure() == ("input_over_ceiling", "the source runs at 30 fps, above 15")
+        # The gate kept the key: FFmpeg never opened its output, the platform saw no publish.
+        assert "Output #0" not in r.stderr
+        assert not platform.calls_to("publish")
         # Portrait or landscape, a source within the box is relayed.
         with relay(stack.live, sink.url(DEST_KEY), max_video=[180, 320, 30]) as r:
             assert wait_until(lambda: sink.first_video_tag(DEST_KEY, keyframe=True), 10)
+        assert [c.form["name"] for c in platform.calls_to("publish")] == [DEST_KEY]
 
 
 def test_the_publisher_leaving_is_input_ended(stack: Stack) -> None:
@@ -232,48 +244,59 @@ def test_the_publisher_leaving_is_input_ended(stack: Stack) -> None:
         with relay(stack.ingest.url(renamed(key)), sink.url(DEST_KEY), read_timeout=2) as r:
             assert wait_until(lambda: r.frames >= 10, 10)
             publisher.stop()
-            assert r.wait(15) == 1
-    assert r.error_line.startswith("relay-error: input_ended: ")
+            r.wait(15)
+    assert r.failure()[0] == "input_ended"
 
 
 def test_a_stream_that_is_not_live_is_input_unavailable(stack: Stack) -> None:
     with relay(stack.ingest.url("s-nobody-publishes-this"), closed_port_url(DEST_KEY), read_timeout=2) as r:
         assert r.wait(15) == 1
-    assert r.error_line.startswith("relay-error: input_unavailable: ")
-
-
-def test_a_bad_job_exits_2_without_echoing_it() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "streaming.relay"],
-        input='{"input": "rtmp://127.0.0.1/live/s", "output": "rtmp://x/app/' + DEST_KEY + '", "bogus": 1}\n',
-        capture_output=True,
-        text=True,
-        timeout=20,
-        cwd=Path(__file__).resolve().parents[2],
-        check=False,
-    )
-    assert proc.returncode == 2
-    assert proc.stderr.startswith("relay-error: internal: bad job on stdin: unknown fields: bogus")
-    assert DEST_KEY not in proc.stderr
+    category, message = r.failure()
+    assert category == "input_unavailable"
+    assert message.startswith("cannot open the input (")
 
 
 @pytest.mark.parametrize(
-    "line",
+    "fields",
     [
-        "",
-        "not json",
-        "[]",
-        '{"input": "rtmp://a/b/c"}',
-        '{"input": "x", "output": "y"}',
-        '{"input": "rtmp://a/b", "output": "rtmp://a/b/k", "read_timeout": -1}',
-        '{"input": "rtmp://a/b", "output": "rtmp://a/b/k", "max_video": [1280, 720]}',
-        '{"input": "rtmp://a/b", "output": "rtmp://a/b/k", "max_video": [1280, 0, 30]}',
-        '{"input": "rtmp://a/b", "output": "rtmp://a/b/k", "max_video": "720p"}',
+        {"input": "not a url", "output": f"rtmp://x/app/{DEST_KEY}"},
+        {"input": "rtmp://a/b/c", "output": f"relative/{DEST_KEY}.flv"},
+        {"input": "rtmp://a/b/c", "output": f"http://x/app/{DEST_KEY}"},
+        {"input": "rtmp://a/b/c", "output": f"rtmp://x/{DEST_KEY}"},  # no application
+        {"input": "rtmp://a/b/c", "output": f"rtmp://user:{DEST_KEY}@x/app/key"},
+        {"input": "rtmp://a/b/c", "output": f"rtmp://x/app/{DEST_KEY}" + "x" * 1000},
+        {"input": "rtmp://a/b/c", "output": f"rtmp://x/app/{DEST_KEY}", "read_timeout": -1},
+        {"input": "rtmp://a/b/c", "output": f"rtmp://x/app/{DEST_KEY}", "read_timeout": True},
+        {"input": "rtmp://a/b/c", "output": f"rtmp://x/app/{DEST_KEY}", "max_video": [1280, 720]},
+        {"input": "rtmp://a/b/c", "output": f"rtmp://x/app/{DEST_KEY}", "max_video": [1280, 0, 30]},
+        {"input": "rtmp://a/b/c", "output": f"rtmp://x/app/{DEST_KEY}", "max_video": "720p"},
+        {"input": "rtmp://a/b/c", "output": f"rtmp://x/app/{DEST_KEY}", "probe": {"-i": 1}},
+        {"input": "rtmp://a/b/c", "output": f"rtmp://x/app/{DEST_KEY}", "format": "flv -y"},
     ],
 )
-def test_job_validation(line: str) -> None:
-    import io
+def test_a_bad_job_is_refused_without_quoting_the_destination(fields: dict[str, object]) -> None:
+    with pytest.raises(RelayError) as refused:
+        RelayJob(**fields)  # type: ignore[arg-type]
+    assert DEST_KEY not in str(refused.value)
 
-    err = io.StringIO()
-    assert relay_main(io.StringIO(line + "\n"), io.StringIO(), err) == 2
-    assert err.getvalue().startswith("relay-error: internal: bad job on stdin")
+
+def test_the_argv_holds_the_server_and_the_pipe_never_the_key() -> None:
+    job = RelayJob(
+        "rtmp://127.0.0.1:1935/live/s-abc?reader=d7",
+        "rtmps://live-api-s.facebook.com:443/rtmp/FB-123-SECRET?s_bl=1&s_sc=9",
+    )
+    argv = job.command(key_fd=9)
+    assert not any("SECRET" in arg for arg in argv)
+    assert argv[argv.index("-fpre") + 1] == "/dev/fd/9"
+    assert argv[-3:] == ["-f", "flv", "rtmps://live-api-s.facebook.com:443/rtmp"]
+    assert argv.index("-fpre") > argv.index("-i")  # an output option: read after the input is probed
+    destination = job.destination
+    assert destination is not None
+    assert destination.preset() == "rtmp_app=rtmp\nrtmp_playpath=FB-123-SECRET?s_bl=1&s_sc=9\n"
+    with pytest.raises(RelayError):
+        job.command(key_fd=None)
+    # A recorder's file output needs no pipe and never overwrites a part.
+    recording = RelayJob("rtmp://127.0.0.1:1935/live/s-abc", "/tmp/rec/0001.flv").command(key_fd=None)
+    assert "-fpre" not in recording
+    assert recording[-4:] == ["no_duration_filesize", "-f", "flv", "/tmp/rec/0001.flv"]
+    assert "-n" in recording
