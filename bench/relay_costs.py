@@ -6,7 +6,8 @@
     i.e. what the on_publish hold waits for per relay (process start, RTMP open).
 (2) cpu: N relays as the supervisor starts them (``Child.relay``: FFmpeg, key through a pipe,
     progress read) and N bare ``ffmpeg -c copy`` relays (key in argv) side by side on one
-    720p30 2.5 Mb/s source, user and system CPU from /proc over the window.
+    720p30 2.5 Mb/s source, user and system CPU from /proc over the window; and this process's
+    own CPU per relay, i.e. the supervisor-side threads that read each relay's progress.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ def measure_cpu(work: Path, pairs: int, window: float) -> dict[str, tuple[float,
                 "ffmpeg -c copy": [f.pid() for f in bare],
             }
             before = {pid: user_system_seconds(pid) for group in pids.values() for pid in group}
+            own_before = os.times()
             time.sleep(window)
+            own_after = os.times()
             after = {pid: user_system_seconds(pid) for group in pids.values() for pid in group}
         finally:
             for relay in [*relays, *bare]:
@@ -83,6 +86,13 @@ def measure_cpu(work: Path, pairs: int, window: float) -> dict[str, tuple[float,
         user = statistics.mean(after[p][0] - before[p][0] for p in group) / window * 100
         system = statistics.mean(after[p][1] - before[p][1] for p in group) / window * 100
         result[name] = (user, system)
+    # This process hosts the relays' Child reader threads (progress and stderr, as in the media
+    # worker) and little else while it sleeps: its CPU over the window, per relay.
+    reading = (own_after.user - own_before.user) / pairs / window * 100
+    result["Child threads reading one relay (in this process)"] = (
+        reading,
+        (own_after.system - own_before.system) / pairs / window * 100,
+    )
     return result
 
 

@@ -65,6 +65,15 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def proc_pss_mb(pid: int) -> float:
+    """Proportional set size: shared library pages split among the processes sharing them, i.e.
+    what one more process of the kind really adds (RSS counts every shared page in full)."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def children_of(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(x) for x in path.read_text().split()] if path.exists() else []
@@ -289,7 +298,8 @@ def part_copy_cost(work: Path, n: int, window: float, rows: list[list[str]]) -> 
             win = measure(pids, window)
             per = win.pct_of_core / n
             rss = statistics.mean(proc_rss_mb(p) for p in pids)
-            rows.append([label, f"{per:.2f}", f"{rss:.1f}", str(n), f"{win.system_pct:.0f}"])
+            pss = statistics.mean(proc_pss_mb(p) for p in pids)
+            rows.append([label, f"{per:.2f}", f"{rss:.1f} / {pss:.1f}", str(n), f"{win.system_pct:.0f}"])
             results[label] = per
         print(f"  {label}: {results[label]:.2f} % of a core per destination")
     return results
@@ -442,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
             rows = []
             part_copy_cost(work, args.copy_n, args.window, rows)
             print_table(f"(b) cost per copy destination (source 720p30 2.5 Mb/s, {args.copy_n} destinations)",
-                        ["relay", "% of a core each", "RSS MB each", "N", "machine CPU %"], rows)  # fmt: skip
+                        ["relay", "% of a core each", "RSS / PSS MB each", "N", "machine CPU %"],
+                        rows)  # fmt: skip
         if "transcode" in parts:
             rows = []
             part_transcode(work, args.window, rows)

@@ -2,8 +2,8 @@
 
 Every URL passed in must be secret-free (``rtmp://127.0.0.1:PORT/live/s-<hex>``,
 ``.../rendition/s-<hex>-720p``): argv is readable by every user of the machine through
-``ps`` and ``/proc/PID/cmdline``. Destinations carrying stream keys are served by
-``streaming.relay``, which takes its output URL on stdin.
+``ps`` and ``/proc/PID/cmdline``. Relays to destinations, whose URLs carry stream keys, are
+built by ``streaming.relay.RelayJob``, which leaves the key out of argv.
 """
 
 from __future__ import annotations
