@@ -9,16 +9,21 @@ ends, whatever happened inside it. Building blocks:
 ``IngestServer``    nginx with the production config (``streaming.rtmp_config``).
 ``SinkServer``      a stand-in platform: nginx recording every published stream to FLV; it can
                     refuse publishes (through a CallbackServer answering 403) or vanish.
+``TlsFront``        a TLS terminator in front of a SinkServer: an ``rtmps://`` platform.
 ``Publisher``       ffmpeg's test pattern + tone at real-time speed, like OBS.
 ``RelayProcess``    a relay (bare FFmpeg, key through a pipe) started as the supervisor does.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime
+import ipaddress
 import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -368,6 +373,94 @@ class SinkServer(_Nginx):
     def decoded_frames(self, key: str, timeout: float = 20.0) -> int:
         """How many video frames FFmpeg decodes from the recording so far."""
         return count_decoded_frames(self.recording(key), timeout=timeout)
+
+
+class TlsFront(_Managed):
+    """TLS in front of a local RTMP server, as Facebook's RTMPS-only ingest (self-signed
+    certificate: FFmpeg 5.1 does not verify one unless asked). Counts finished handshakes."""
+
+    def __init__(self, backend_port: int) -> None:
+        self.backend_port = backend_port
+        self.port = 0
+        self.handshakes = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+            )
+            .sign(key, hashes.SHA256())
+        )
+        self._tmp = tempfile.TemporaryDirectory(prefix="prism-tls-")
+        cert_path, key_path = Path(self._tmp.name) / "cert.pem", Path(self._tmp.name) / "key.pem"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        return context
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    async def _serve(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        self.handshakes += 1  # the server side calls us once the TLS handshake is done
+        try:
+            backend_r, backend_w = await asyncio.open_connection("127.0.0.1", self.backend_port)
+        except OSError:
+            client_w.close()
+            return
+        await asyncio.gather(self._pump(client_r, backend_w), self._pump(backend_r, client_w))
+
+    def start(self) -> None:
+        context = self._context()
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        server = loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=context))
+        self.port = server.sockets[0].getsockname()[1]
+        self._thread = threading.Thread(target=loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._loop = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def url(self, key: str, app: str = "app") -> str:
+        return f"rtmps://127.0.0.1:{self.port}/{app}/{key}"
 
 
 @dataclass

@@ -27,6 +27,7 @@ from tests.rtmp_stack import (
     Publisher,
     RelayProcess,
     SinkServer,
+    TlsFront,
     closed_port_url,
     probe_file,
     stop_process,
@@ -107,6 +108,21 @@ def test_three_relays_deliver_a_decodable_stream_to_three_sinks(stack: Stack) ->
             assert r.progress[-1].speed is not None
             assert r.progress[-1].speed > 0.8
             assert DEST_KEY not in r.stderr
+
+
+def test_an_rtmps_destination_with_a_facebook_style_key_gets_the_stream(stack: Stack) -> None:
+    """Facebook takes RTMPS only, and its keys carry a query string: both reach the platform."""
+    with CallbackServer() as platform, SinkServer(platform.base_url) as sink, TlsFront(sink.port) as tls:
+        with relay(stack.live, tls.url(f"{DEST_KEY}?s_bl=1&s_sc=9")) as r:
+            assert wait_until(lambda: sink.first_video_tag(DEST_KEY, keyframe=True), 10)
+            assert wait_until(lambda: r.frames >= 30, 10)
+            assert DEST_KEY not in cmdline(r.pid())
+        assert tls.handshakes == 1
+        publish = platform.calls_to("publish")[0]
+        assert (publish.form["name"], publish.form["app"]) == (DEST_KEY, "app")
+        assert (publish.form.get("s_bl"), publish.form.get("s_sc")) == ("1", "9")
+        assert sink.decoded_frames(DEST_KEY) >= 30
+        assert DEST_KEY not in r.stderr
 
 
 def test_two_destinations_share_one_branded_rendition(stack: Stack) -> None:
