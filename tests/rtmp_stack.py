@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import ipaddress
 import json
 import os
 import signal
@@ -388,27 +387,13 @@ class TlsFront(_Managed):
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def _context(self) -> ssl.SSLContext:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
+
+        from tests.fakes.certificates import self_signed
 
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(
-                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-            )
-            .sign(key, hashes.SHA256())
-        )
+        cert = self_signed(key, "127.0.0.1", datetime.timedelta(hours=1), ip="127.0.0.1")
         self._tmp = tempfile.TemporaryDirectory(prefix="prism-tls-")
         cert_path, key_path = Path(self._tmp.name) / "cert.pem", Path(self._tmp.name) / "key.pem"
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

@@ -28,11 +28,10 @@ from functools import cache
 from typing import Any
 
 import jwt
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from tests.fakes.certificates import self_signed
 from tests.fakes.http_server import FakeService, Reply, Request, route
 from tests.fakes.platform_apis import (
     GrantStore,
@@ -86,18 +85,7 @@ class SigningKey:
 def signing_key() -> SigningKey:
     """One RSA key per test process (generating one costs ~50 ms), with a self-signed certificate."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-google-oauth2")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, "fake-google-oauth2", dt.timedelta(days=30))
     kid = secrets.token_hex(20)
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
     jwk.update(kid=kid, alg="RS256", use="sig")
