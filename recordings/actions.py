@@ -47,6 +47,14 @@ def _tell_creator(session: StreamSession, text: str) -> None:
     transaction.on_commit(lambda: push_to_user(user_id, message))
 
 
+def records_branded(session: StreamSession) -> bool:
+    """Will this session's recording need the branded rendition? (Branding on, the creator
+    records, and there is room to start: the planner then keeps that rendition running.)"""
+    if not session.branding or not RecordingPreference.is_enabled_for(session.user_id):
+        return False
+    return bool(may_start_recording(plan_limits_for(session.user), storage_used(session.user_id)))
+
+
 def start_session_recording(session_id: int) -> Recording | None:
     """The engine's seam: a session went live. Start its recorder if the creator records and has room.
 

@@ -1,5 +1,7 @@
 """The recorder: a supervised relay (``streaming.relay``, bare FFmpeg) whose output is a local FLV file.
 
+A session with branding (FREE) is recorded from its branded rendition, never from the clean source.
+
 It runs under ``streaming.supervisor.supervise`` like a destination's relay (lease, heartbeat,
 stall kill, backoff, SIGINT then SIGKILL), with one addition: every check it compares the bytes
 written plus the user's other recordings with the plan's storage (``check_storage``) and stops
@@ -16,7 +18,7 @@ from django.core.files.storage import default_storage
 from billing.models import plan_limits_for
 from recordings.models import Recording, storage_used
 from recordings.quota import may_keep_recording
-from streaming.models import Leased
+from streaming.models import Encoder, Leased
 from streaming.processes import Child
 from streaming.relay import RelayJob
 from streaming.supervisor import _Kind, local_url, owner_name
@@ -76,9 +78,41 @@ class RecorderKind(_Kind):
         path = folder / f"{len(parts_of(rec)) + 1:04d}.flv"
         return Child.relay(recorder_job(self.input_of(rec), path), owner=owner_name())
 
+    @staticmethod
+    def branded_encoder(rec: Recording) -> Encoder | None:
+        """The rendition a branded session records: the planner keeps exactly one running (every
+        need of a branded session has the same ceiling), named by the latest plan."""
+        return Encoder.objects.filter(session_id=rec.session_id, desired="RUN").order_by("-pk").first()
+
+    def ready(self, row: Leased) -> bool:
+        rec: Recording = row  # type: ignore[assignment]
+        if not super().ready(rec):
+            return False
+        if not rec.session.branding:
+            return True
+        # Recorded from the branded rendition once the plan is final (the source checked), so a
+        # guessed rendition replaced a second later does not leave a part of another size.
+        encoder = self.branded_encoder(rec)
+        return rec.session.source_checked and encoder is not None and encoder.state == Encoder.State.RUNNING
+
     def input_of(self, row: Leased) -> str:
+        rec: Recording = row  # type: ignore[assignment]
+        session = rec.session
+        if session.branding:
+            encoder = self.branded_encoder(rec)
+            suffix = encoder.rendition if encoder is not None else "none"
+            return local_url("rendition", f"{session.stream_name}-{suffix}")
         # Untagged: the publish is not held for the recorder (it joins at the next keyframe).
-        return local_url("live", row.session.stream_name)  # type: ignore[attr-defined]
+        return local_url("live", session.stream_name)
+
+    def input_missing(self, row: Leased) -> bool:
+        rec: Recording = row  # type: ignore[assignment]
+        if super().input_missing(rec):
+            return True
+        if not rec.session.branding:
+            return False
+        encoder = self.branded_encoder(rec)
+        return encoder is None or encoder.state != Encoder.State.RUNNING
 
     def went_live(self, row: Leased) -> None:
         pass  # the row is RECORDING from its creation; the page shows the bytes growing

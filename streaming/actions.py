@@ -147,15 +147,24 @@ def predicted_source(user_id: int, ceiling: str) -> SourceInfo:
     return SourceInfo.from_json(last) or SourceInfo.exactly(preset_named(ceiling))
 
 
+RECORDING_NEED = "recording"
+
+
 def apply_plan(
     session: StreamSession, destinations: list[DestinationStream], source: SourceInfo | None
 ) -> list[Encoder]:
     """Make the session's rows follow the plan for ``source``: each destination's rendition ("" for
-    a copy) and one running encoder per rendition (unneeded ones asked to stop). Call inside a
-    transaction holding the session; returns the encoders that need a supervisor."""
-    plan = plan_renditions(
-        source, [DestinationNeed(d.pk, session.quality_ceiling, session.branding) for d in destinations]
-    )
+    a copy) and one running encoder per rendition (unneeded ones asked to stop), including the
+    branded rendition a branded session's recording reads. Call inside a transaction holding the
+    session; returns the encoders that need a supervisor."""
+    needs = [DestinationNeed(d.pk, session.quality_ceiling, session.branding) for d in destinations]
+    from recordings.actions import records_branded
+
+    if records_branded(session):
+        # A branded session's recording is made from its branded rendition (the one its
+        # destinations read; with no destination, one of its own), never from the clean source.
+        needs.append(DestinationNeed(RECORDING_NEED, session.quality_ceiling, True))
+    plan = plan_renditions(source, needs)
     for dest in destinations:
         rendition = plan.reads[dest.pk]
         suffix = rendition.suffix if rendition else ""

@@ -36,6 +36,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SINK_KEY = "sink-key"
 
 
+def process_argv(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
 def recording_of(session: StreamSession | None) -> Recording | None:
     return Recording.objects.filter(session=session).first() if session else None
 
@@ -83,6 +87,25 @@ def test_a_recorded_stream_becomes_a_playable_mp4_counted_against_the_quota(
     assert storage_used(user.pk) == recording.bytes
 
 
+def test_a_free_recording_is_made_from_the_branded_rendition(engine: Engine, media_root: Path) -> None:
+    with live_with_recording_on(engine, PlanName.FREE) as (_user, _sink, session):
+        wait_for(lambda: (r := recording_of(session)) is not None and r.bytes > 50_000, 40, "bytes")
+        argvs = [process_argv(pid) for pid in relay_pids()]
+        recorder = next(argv for argv in argvs if argv[-1].endswith(".flv"))
+        # Read from the branded rendition the destination's relay reads, not from the source.
+        rendition = f"/rendition/{session.stream_name}-360p-branded"
+        assert recorder[recorder.index("-i") + 1].endswith(rendition), recorder
+        time.sleep(2)
+    wait_for(lambda: recording_of(session).state != Recording.State.RECORDING, 40, "finalised")
+    recording = recording_of(session)
+    assert recording.state == Recording.State.READY, recording.message
+    video = next(
+        s for s in probe_file(media_root / recording.file.name)["streams"] if s["codec_type"] == "video"
+    )
+    # Our encoder's x264 (High profile), not the publisher's Constrained Baseline source.
+    assert (video["profile"], video["width"], video["height"]) == ("High", 320, 180)
+
+
 def test_at_quota_the_stream_goes_live_but_is_not_recorded(engine: Engine) -> None:
     with live_with_recording_on(engine, PlanName.FREE, leave_free=0) as (user, sink, session):
         refusal = StreamEvent.objects.filter(session=session, message__contains="not being recorded")
@@ -114,8 +137,8 @@ def test_a_recording_reaching_the_quota_is_stopped_at_the_limit_and_kept(
     assert recording.state == Recording.State.READY
     assert "storage full" in recording.message
     assert "Upgrade to Pro" in recording.message
-    # Stopped at the limit: the file grows in 256 KiB writes, checked every 0.5 s, so at most
-    # about one write past it (the MP4 is a few % smaller than the FLV it was made from).
+    # Stopped at the limit: the file grows in FFmpeg's buffered writes, checked every 0.5 s, so
+    # at most about half a second's writes past it (the MP4 is a few % smaller than the FLV it was made from).
     assert room * 0.9 <= recording.bytes <= room + 300_000
     assert (media_root / recording.file.name).exists()
     assert StreamEvent.objects.filter(session=session, message__contains="storage full").exists()

@@ -59,6 +59,31 @@ def test_a_free_session_starts_its_branded_encoder_at_publish(owner: User, keyed
     assert answer.readers == (f"e{encoder.pk}",)
 
 
+def test_a_free_session_that_records_plans_a_branded_rendition_even_without_a_destination(
+    owner: User, keyed: str
+) -> None:
+    from recordings.actions import set_recording_enabled
+
+    set_recording_enabled(owner, True)
+    answer = actions.accept_publish(keyed, "n1")
+    session = StreamSession.objects.get(user=owner)
+    encoder = Encoder.objects.get(session=session)
+    # No destination to read it: the rendition is there for the recording, so the FREE recording
+    # carries the branding like the FREE stream does.
+    assert encoder.rendition == f"{session.quality_ceiling}-branded"
+    assert answer.readers == (f"e{encoder.pk}",)
+
+
+def test_a_paid_session_records_the_source_and_plans_nothing_for_it(owner: User, keyed: str) -> None:
+    from recordings.actions import set_recording_enabled
+
+    pro(owner)
+    set_recording_enabled(owner, True)
+    with_destinations(owner, 1)
+    actions.accept_publish(keyed, "n1")
+    assert not Encoder.objects.filter(session__user=owner).exists()
+
+
 def test_the_next_session_is_planned_on_what_the_creator_sent_last(owner: User, keyed: str) -> None:
     pro(owner)
     with_destinations(owner, 1)
