@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -59,14 +60,37 @@ def studio_home(request: HttpRequest) -> HttpResponse:
     return render(request, "studio/home.html", context)
 
 
+REVEAL_ATTEMPTS = 5
+REVEAL_WINDOW_SECONDS = 15 * 60
+
+
 @login_required
 @require_POST
 @never_cache
 def reveal_key(request: HttpRequest) -> JsonResponse:
-    """The full ingest key, only in answer to a POST that re-enters the password."""
+    """The full ingest key, only in answer to a POST that re-enters the password.
+
+    Wrong passwords are counted per user: after REVEAL_ATTEMPTS within REVEAL_WINDOW_SECONDS the
+    form stops answering (429), so a stolen session cannot be used to guess the password here.
+    """
+    failures_key = f"reveal-key-failures:{request.user.pk}"
+    minutes = REVEAL_WINDOW_SECONDS // 60
+    if cache.get(failures_key, 0) >= REVEAL_ATTEMPTS:
+        message = (
+            f"Too many wrong passwords. Try again in {minutes} minutes, "
+            "or reset your password if you have forgotten it."
+        )
+        return JsonResponse({"error": {"message": message}}, status=429)
     form = RevealKeyForm(request.user, request.POST)
     if not form.is_valid():
-        return JsonResponse({"error": {"message": "That is not your password."}}, status=403)
+        cache.add(failures_key, 0, REVEAL_WINDOW_SECONDS)  # the window starts at the first failure
+        failures = cache.incr(failures_key)
+        left = max(REVEAL_ATTEMPTS - failures, 0)
+        message = "That is not your password." + (
+            f" {left} more {'try' if left == 1 else 'tries'} before a {minutes}-minute wait." if left else ""
+        )
+        return JsonResponse({"error": {"message": message}}, status=403)
+    cache.delete(failures_key)
     return JsonResponse({"key": IngestKey.for_user(request.user).key})
 
 

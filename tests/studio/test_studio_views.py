@@ -53,6 +53,28 @@ def test_revealing_the_key_needs_a_post_with_the_password(owner: User) -> None:
     assert right.json() == {"key": key}
 
 
+def test_wrong_passwords_lock_the_reveal_for_a_while_and_a_right_one_resets_the_count(
+    owner: User, stranger: User
+) -> None:
+    from studio.views import REVEAL_ATTEMPTS
+
+    key = IngestKey.for_user(owner).key
+    client = logged_in(owner)
+    url = reverse("studio:reveal_key")
+    for _ in range(REVEAL_ATTEMPTS - 2):
+        assert client.post(url, {"password": "nope"}).status_code == 403
+    assert client.post(url, {"password": PASSWORD}).json() == {"key": key}  # resets the count
+    answers = [client.post(url, {"password": "nope"}) for _ in range(REVEAL_ATTEMPTS)]
+    assert [a.status_code for a in answers] == [403] * REVEAL_ATTEMPTS
+    assert "1 more try before a 15-minute wait" in answers[-2].json()["error"]["message"]
+    locked = client.post(url, {"password": PASSWORD})  # even the right password, for now
+    assert locked.status_code == 429
+    assert "Too many wrong passwords. Try again in 15 minutes" in locked.json()["error"]["message"]
+    assert key not in locked.content.decode()
+    # Another user is not affected.
+    assert logged_in(stranger).post(url, {"password": PASSWORD}).status_code == 200
+
+
 def test_revealing_the_key_needs_the_csrf_token(owner: User) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
