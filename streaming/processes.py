@@ -56,6 +56,7 @@ class Child:
         self._mark: tuple[int, int] = (-1, -1)
         self._err: collections.deque[str] = collections.deque(maxlen=20)
         self._key_lock = threading.Lock()
+        self._gate_lock = threading.Lock()  # one verdict: the line reader's or the settle timer's
         self._key_fd = _key_pipe[1] if _key_pipe else None
         try:
             self.proc = subprocess.Popen(
@@ -142,8 +143,9 @@ class Child:
             watch = self.watch
             if watch is None:
                 continue
-            waiting = watch.verdict is None
-            verdict = watch.feed(line, time.monotonic())
+            with self._gate_lock:  # the settle timer decides under the same lock
+                waiting = watch.verdict is None
+                verdict = watch.feed(line, time.monotonic())
             if verdict is not None:
                 self._on_verdict(verdict)
             elif waiting and watch.listing_since is not None and settler is None:
@@ -157,7 +159,8 @@ class Child:
 
     def _settle(self) -> None:
         if self.watch is not None:
-            verdict = self.watch.settle(time.monotonic())
+            with self._gate_lock:
+                verdict = self.watch.settle(time.monotonic())
             if verdict is not None:
                 self._on_verdict(verdict)
 
