@@ -129,6 +129,19 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'prism.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Shows which process holds which connection in pg_stat_activity (the Procfile names the media
+    # worker after its node).
+    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env.str(
+        "DB_APPLICATION_NAME", default="prism"
+    )
+    # A pool lets the media worker's supervisor threads (one per relay, encoder or recorder) share a
+    # few connections: each hands its connection back between checks. Set for the media worker by the
+    # Procfile; 0 (the default) keeps one connection per thread.
+    DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+    if DB_POOL_MAX_SIZE > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+        DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": 30}
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {

@@ -28,6 +28,29 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 _SETPRIV = shutil.which("setpriv")
 
 
+# What a child may see of the worker's environment: never its settings (database URL, encryption
+# and Stripe keys, ...), which FFmpeg has no use for.
+_PASSED_ENVIRONMENT = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+
+
+def child_environment(owner: str) -> dict[str, str]:
+    """The environment of a supervised process: the few variables above, and a tag that lets ops
+    (and tests) tell which supervisor it belongs to (no secret in it)."""
+    env = {name: os.environ[name] for name in _PASSED_ENVIRONMENT if name in os.environ}
+    env["PRISM_SUPERVISED_BY"] = owner
+    return env
+
+
 def pdeathsig_prefix() -> list[str]:
     return [_SETPRIV, "--pdeathsig", "KILL"] if _SETPRIV else []
 
@@ -69,8 +92,7 @@ class Child:
                 start_new_session=True,
                 # Only the relay inherits the pipe's read end (its argv names it /dev/fd/N).
                 pass_fds=(_key_pipe[0],) if _key_pipe else (),
-                # Lets ops (and tests) tell which supervisor a process belongs to; holds no secret.
-                env={**os.environ, "PRISM_SUPERVISED_BY": owner},
+                env=child_environment(owner),
             )
         except BaseException:
             self._close_key_pipe()

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from platforms.models import PlatformConnection
 from platforms.targets import PlatformError, prepare_target
@@ -32,6 +32,15 @@ logger = logging.getLogger(__name__)
 SHUTTING_DOWN = threading.Event()  # set when the media worker shuts down: stop children, free leases
 INPUT_CATEGORIES = ("input_unavailable", "input_ended")
 OVER_CEILING = "input_over_ceiling"
+
+
+def pause(seconds: float) -> None:
+    """Sleep between checks. With a connection pool (``DB_POOL_MAX_SIZE``) the thread first hands
+    its connection back, so hundreds of supervisors share a few; without one it keeps it (closing
+    would mean a new PostgreSQL backend every few seconds per supervisor)."""
+    if settings.DATABASES["default"].get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
+    time.sleep(seconds)
 
 
 def owner_name() -> str:
@@ -317,7 +326,7 @@ def supervise(kind: _Kind, pk: int) -> Outcome:
                     if child is None:
                         row = kind.reload(pk)
                         continue
-                time.sleep(0.25)
+                pause(0.25)
                 continue
             code = child.poll()
             stalled = code is None and child.stalled(
@@ -360,7 +369,7 @@ def supervise(kind: _Kind, pk: int) -> Outcome:
             if live and failures and healthy_since and now - healthy_since >= s.STREAM_HEALTHY_REFILL_SECONDS:
                 failures = 0
                 kind.model.objects.filter(pk=pk, lease_token=token).update(attempts=0)
-            time.sleep(0.25)
+            pause(0.25)
     finally:
         if child is not None:
             child.kill()

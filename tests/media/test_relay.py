@@ -316,3 +316,21 @@ def test_the_argv_holds_the_server_and_the_pipe_never_the_key() -> None:
     assert "-fpre" not in recording
     assert recording[-4:] == ["no_duration_filesize", "-f", "flv", "/tmp/rec/0001.flv"]
     assert "-n" in recording
+
+
+def test_a_supervised_process_gets_none_of_the_workers_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streaming.processes import Child
+
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", "worker-secret-encryption-key")
+    monkeypatch.setenv("DATABASE_URL", "postgres://prism:db-password@127.0.0.1/prism")
+    child = Child(["sleep", "30"], owner="t-env-check")
+    try:
+        # Past setpriv's exec: the process is sleep itself.
+        assert wait_until(lambda: cmdline(child.pid).startswith("sleep"), 5)
+        environ = Path(f"/proc/{child.pid}/environ").read_bytes()
+    finally:
+        child.kill()
+    assert b"worker-secret" not in environ
+    assert b"db-password" not in environ
+    assert b"PRISM_SUPERVISED_BY=t-env-check" in environ
+    assert b"PATH=" in environ

@@ -36,7 +36,15 @@ FAST = {
     "STREAM_MAX_RETRIES": "3",
     "STREAM_STOP_GRACE_SECONDS": "3",
     "STREAM_RECONNECT_GRACE_SECONDS": "30",
+    # As in production (Procfile), the media worker's supervisors share a pool, here a small one:
+    # a supervisor that kept its connection would starve the others.
+    "DB_POOL_MAX_SIZE": "3",
 }
+
+
+def worker_application_name(node: str) -> str:
+    """How a node's media worker names its database connections (pg_stat_activity)."""
+    return f"prism-media-{node}"
 
 
 def node_name(suffix: str) -> str:
@@ -60,6 +68,7 @@ class MediaWorker:
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "MEDIA_NODE": self.node,
+            "DB_APPLICATION_NAME": worker_application_name(self.node),
             "RTMP_PORT": str(self.rtmp_port),
         }
         argv = [

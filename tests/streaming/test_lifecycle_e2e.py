@@ -28,6 +28,7 @@ from tests.streaming.conftest import (
     session_of,
     states,
     wait_for,
+    worker_application_name,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,4 +159,43 @@ def test_property_3_failing_destinations_never_touch_the_others(
             assert len(relay_pids()) == len(good)
             actions.stop_session(session.pk)
             wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 30, "ENDED")  # type: ignore[union-attr]
+            wait_for(lambda: not relay_pids(), 10, "no relay left")
+
+
+def test_a_node_supervises_more_processes_than_its_database_pool_has_connections(engine: Engine) -> None:
+    """Five relays, a pool of three: each supervisor hands its connection back between checks."""
+    from django.db import connection
+
+    node = engine.add_node("p")
+    user, key = creator("pool@example.com", PlanName.BUSINESS)
+    names = [f"p{i}" for i in range(5)]
+
+    def worker_connections() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                [worker_application_name(node.name)],
+            )
+            return cursor.fetchone()[0]
+
+    with contextlib.ExitStack() as stack:
+        sinks = [stack.enter_context(SinkServer()) for _ in names]
+        for name, sink in zip(names, sinks, strict=True):
+            add_sink_destination(user, sink.url(f"{name}-key"), name)
+        with Publisher(node.ingest.url(key), keyframe_seconds=1):
+            wait_for(lambda: states(user) == dict.fromkeys(names, "LIVE"), 45, "five destinations LIVE")
+            seen = []
+            for _ in range(12):  # heartbeats (every 1 s here) keep going on all five
+                seen.append(worker_connections())
+                time.sleep(0.25)
+            assert 1 <= max(seen) <= 3, seen
+            time.sleep(2)
+            assert all(
+                sink.decoded_frames(f"{name}-key") > 30 for name, sink in zip(names, sinks, strict=True)
+            )
+            assert states(user) == dict.fromkeys(names, "LIVE")
+            session = session_of(user)
+            assert session is not None
+            actions.stop_session(session.pk)
+            wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "ENDED")  # type: ignore[union-attr]
             wait_for(lambda: not relay_pids(), 10, "no relay left")
