@@ -106,3 +106,30 @@ def test_bench_frozen_relay_replaced(engine: Engine) -> None:  # noqa: F811
     wait_for(lambda: not relay_pids(), 15, "no relay left")
     print(f"\n(b) SIGSTOP -> replacement relay started, {RUNS} runs: {_stats(detected)}")
     print(f"    SIGSTOP -> replacement's first progress (LIVE), {RUNS} runs: {_stats(live_again)}")
+
+
+def test_bench_first_frame_of_a_branded_free_stream(engine: Engine) -> None:  # noqa: F811
+    """(c) FREE: every destination reads a branded rendition, so the first frame waits for the
+    encoder. Run 1 is the creator's first session (planned on a guess); later runs are planned on
+    the source probed last time."""
+    node = engine.add_node("f")
+    user, key = creator("free-latency@example.com", PlanName.FREE)
+    times: list[float] = []
+    with SinkServer() as sink:
+        add_sink_destination(user, sink.url("f-key"), "f")
+        for _ in range(RUNS):
+            with Publisher(
+                node.ingest.url(key), width=640, height=360, video_kbps=800, keyframe_seconds=2
+            ) as pub:
+                deadline = time.monotonic() + 30
+                while not sink.first_video_tag("f-key") and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                assert sink.first_video_tag("f-key"), states(user)
+                times.append(time.monotonic() - pub.started_at)
+                wait_for(lambda: session_of(user).source_checked, 20, "source checked")  # type: ignore[union-attr]
+                actions.stop_session(session_of(user).pk)  # type: ignore[union-attr]
+                wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 30, "ENDED")  # type: ignore[union-attr]
+            wait_for(lambda: not relay_pids(), 15, "no relay left")
+            sink.recording("f-key").unlink(missing_ok=True)
+    print(f"\n(c) FREE (branded rendition) publish start -> first video frame at the sink, {RUNS} runs:")
+    print("    runs:", ", ".join(f"{t:.2f}" for t in times), "(run 1: first session, planned on a guess)")

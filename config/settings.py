@@ -306,6 +306,8 @@ SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {
 # Media: this node's name (its Celery queue is media.<name>) and its RTMP ingest.
 MEDIA_NODE = env.str("MEDIA_NODE", default="local")
 RTMP_PORT = env.int("RTMP_PORT", default=1935)
+# nginx-rtmp calls on_update this often (seconds) for each publisher and reader of a session.
+RTMP_UPDATE_SECONDS = env.int("RTMP_UPDATE_SECONDS", default=30)
 RTMP_PUBLIC_URL = env.str("RTMP_PUBLIC_URL", default=f"rtmp://127.0.0.1:{RTMP_PORT}/live")
 RTMP_CALLBACK_BASE = env.str("RTMP_CALLBACK_BASE", default="http://127.0.0.1:8000")
 # Who may call /rtmp/on_publish/ & co.: the media nodes' nginx (comma-separated CIDRs).

@@ -194,10 +194,15 @@ def reader_key(stream_name: str, tag: str) -> str:
     return f"rtmp-reader:{stream_name}:{tag}"
 
 
+def session_open(stream_name: str) -> bool:
+    """Is ``stream_name`` (the opaque name readers play) an open session's?"""
+    return StreamSession.objects.filter(stream_name=stream_name, state__in=StreamSession.ACTIVE).exists()
+
+
 def reader_arrived(stream_name: str, tag: str) -> bool:
     """on_play: a local reader (relay ``d<pk>``, encoder ``e<pk>``, or an untagged probe) asks
     for a session's stream. False (refuse) unless the name is an open session's."""
-    if not StreamSession.objects.filter(stream_name=stream_name, state__in=StreamSession.ACTIVE).exists():
+    if not session_open(stream_name):
         return False
     if tag:
         cache.set(reader_key(stream_name, tag), 1, timeout=120)

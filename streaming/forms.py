@@ -11,7 +11,9 @@ READER = RegexValidator(r"^[de][0-9]{1,12}$")
 
 
 class RtmpCallbackForm(forms.Form):
-    call = forms.ChoiceField(choices=[(c, c) for c in ("publish", "publish_done", "update_publish", "play")])
+    call = forms.ChoiceField(
+        choices=[(c, c) for c in ("publish", "publish_done", "update_publish", "play", "update_play")]
+    )
     app = forms.CharField(max_length=64)
     name = forms.CharField(max_length=200, validators=[NAME])
     addr = forms.CharField(max_length=64, required=False)

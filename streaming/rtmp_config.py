@@ -54,6 +54,9 @@ class RtmpConfig:
     # flows (the web holds on_publish until they have): they get the first keyframe instead
     # of waiting up to a keyframe interval (docs/performance.md). False closes them at once.
     idle_streams: bool = True
+    # Seconds between on_update calls for every publisher and reader of `live`: how soon a
+    # stopped or over-limit session's publisher (and any stray reader) is dropped.
+    update_seconds: int = 30
 
 
 def callback_url(base: str, callback: str, node_name: str) -> str:
@@ -118,7 +121,7 @@ def render_nginx_rtmp_config(config: RtmpConfig) -> str:
         f"            on_publish_done {on['on_publish_done']};",
         f"            on_update {on['on_update']};",
         "            notify_method post;",
-        "            notify_update_timeout 30s;",
+        f"            notify_update_timeout {int(config.update_seconds)}s;",
         "            drop_idle_publisher 10s;",
         "            allow publish all;",
         "            allow play 127.0.0.1;",
@@ -128,7 +131,9 @@ def render_nginx_rtmp_config(config: RtmpConfig) -> str:
         f"        application {RENDITION_APP} {{",
         "            live on;",
         "            record off;",
-        "            idle_streams off;",
+        # On, as in live: a destination's relay connects before its encoder publishes and so
+        # gets the rendition's first keyframe (off, it was refused and joined at the next one).
+        f"            idle_streams {'on' if config.idle_streams else 'off'};",
         "            drop_idle_publisher 10s;",
         "            allow publish 127.0.0.1;",
         "            deny publish all;",

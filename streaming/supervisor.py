@@ -338,6 +338,8 @@ def supervise(kind: _Kind, pk: int) -> Outcome:
                     category, message = "stalled", "no progress"
                 else:
                     category, message = child.failure()
+                # For ops: what the process said last (redacted), beside the category below.
+                logger.info("%s %s stderr: %s", kind.model.__name__, pk, " | ".join(child.stderr_tail[-8:]))
                 child = None
                 live, healthy_since = False, None
                 row = kind.reload(pk)

@@ -105,8 +105,15 @@ def on_publish_done(data: dict[str, str]) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
-@rtmp_callback("live", ("update_publish",))
+@rtmp_callback("live", ("update_publish", "update_play"))
 def on_update(data: dict[str, str]) -> HttpResponse:
+    """nginx asks this every ``RTMP_UPDATE_SECONDS`` for each publisher and each reader; anything
+    but 2xx drops that connection. A reader (relay, encoder, recorder, probe) may stay while its
+    session is open."""
+    if data["call"] == "update_play":
+        return (
+            HttpResponse("ok", content_type="text/plain") if actions.session_open(data["name"]) else refuse()
+        )
     name = actions.stream_name_for(data["name"], data["node"])
     if name is None or not actions.may_keep_publishing(name):
         return refuse()

@@ -271,9 +271,11 @@ class IngestServer(_Nginx):
         node_name: str = "node1",
         hls_http_port: int | None = None,
         idle_streams: bool = True,
+        update_seconds: int = 30,
         workdir: Path | None = None,
     ) -> None:
         super().__init__(workdir)
+        self.update_seconds = update_seconds
         self.callback_base = callback_base
         self.node_name = node_name
         self.hls_http_port = hls_http_port
@@ -291,6 +293,7 @@ class IngestServer(_Nginx):
                 listen_host="127.0.0.1",
                 user=_worker_user(),
                 idle_streams=self.idle_streams,
+                update_seconds=self.update_seconds,
             )
         )
 

@@ -190,6 +190,25 @@ def test_a_reader_connected_before_the_publish_gets_its_first_keyframe_and_is_an
             assert early.proc.poll() is None
 
 
+def test_a_reader_connected_before_an_encoder_publishes_its_rendition_gets_the_first_keyframe() -> None:
+    """The rendition app keeps waiting readers too, so a FREE destination's relay, started beside its
+    encoder, gets the encoder's very first keyframe instead of the next one (here 10 s later)."""
+    name = f"{RENAMED}-360p-branded"
+    with CallbackServer() as web, IngestServer(web.base_url) as ingest, SinkServer() as sink:
+        early = RelayProcess(
+            {"input": ingest.url(name, app="rendition") + "?reader=d7", "output": sink.url("dest")}
+        )
+        with early:
+            time.sleep(1.0)  # connected and waiting, nothing published yet
+            assert early.proc is not None
+            assert early.proc.poll() is None
+            with Publisher(
+                ingest.url(name, app="rendition"), width=320, height=180, keyframe_seconds=10
+            ) as encoder:
+                assert wait_until(lambda: sink.first_video_tag("dest", keyframe=True), 5)
+                assert time.monotonic() - encoder.started_at < 5
+
+
 def test_the_sink_app_writes_hls_served_with_cors() -> None:
     port = free_port()
     with CallbackServer() as web, IngestServer(web.base_url, hls_http_port=port) as ingest:

@@ -148,7 +148,9 @@ class Engine:
 
     def add_node(self, suffix: str) -> Node:
         name = node_name(suffix)
-        ingest = IngestServer(self.live_url, node_name=name)
+        # on_update every 2 s (30 s in production): every e2e stream goes through many updates
+        # of its publisher and of each reader, as a long stream does.
+        ingest = IngestServer(self.live_url, node_name=name, update_seconds=2)
         ingest.start()
         worker = MediaWorker(name, ingest.port, self.tmp / f"worker-{name}.log")
         node = Node(name, ingest, worker)

@@ -106,6 +106,19 @@ def test_on_update_drops_a_stopped_session(client: Client, owner: User, keyed: s
     assert client.post("/rtmp/on_update/?node=n1", update).status_code == 403
 
 
+def test_on_update_keeps_a_reader_while_its_session_is_open(client: Client, owner: User, keyed: str) -> None:
+    """nginx asks on_update for readers too (call=update_play, every RTMP_UPDATE_SECONDS) and drops
+    any it gets a non-2xx for: refusing them cut every relay and encoder off after 30 s."""
+    name = client.post(ON_PUBLISH, publish_form(keyed))["Location"]
+    update = {**publish_form(name), "call": "update_play"}
+    assert client.post("/rtmp/on_update/?node=n1", update).status_code == 200
+    stranger = {**publish_form("s-" + "0" * 32), "call": "update_play"}
+    assert client.post("/rtmp/on_update/?node=n1", stranger).status_code == 403
+    actions.stop_session(StreamSession.objects.get().pk)
+    actions.finalize_session(StreamSession.objects.get().pk)
+    assert client.post("/rtmp/on_update/?node=n1", update).status_code == 403
+
+
 def test_a_lapsed_plan_ends_the_session(client: Client, owner: User, keyed: str) -> None:
     sub = Subscription.objects.create(user=owner, plan=PlanName.PRO, status=Subscription.Status.ACTIVE)
     with_destinations(owner, 2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -84,6 +86,48 @@ def test_free_plan_burns_in_branding_through_one_encoder(engine: Engine) -> None
             assert DestinationStream.objects.get(session=session).rendition == "360p-branded"
             time.sleep(2)
             assert sink.decoded_frames("free-key") > 10
+            actions.stop_session(session.pk)
+            wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
+            wait_for(lambda: not relay_pids(), 10, "relay and encoder gone")
+
+
+def test_a_killed_encoder_is_restarted_and_its_destination_streams_again(engine: Engine) -> None:
+    node = engine.add_node("k")
+    user, key = creator("free-encoder@example.com", PlanName.FREE)
+    with SinkServer() as sink:
+        add_sink_destination(user, sink.url("enc-key"), "only")
+        with Publisher(node.ingest.url(key), keyframe_seconds=1):
+            wait_for(lambda: (s := session_of(user)) is not None and s.source_checked, 30, "source checked")
+            wait_for(lambda: states(user) == {"only": "LIVE"}, 30, "LIVE on the rendition")
+            session = session_of(user)
+            encoder = Encoder.objects.get(session=session, desired="RUN")
+            wait_for(lambda: Encoder.objects.get(pk=encoder.pk).state == Encoder.State.RUNNING, 20, "RUNNING")
+            wait_for(
+                lambda: (
+                    (d := DestinationStream.objects.get(session=session)).rendition == encoder.rendition
+                    and d.state == DestinationStream.State.LIVE
+                ),
+                20,
+                "the relay LIVE on that encoder's rendition",
+            )
+            time.sleep(2)
+            os.kill(Encoder.objects.get(pk=encoder.pk).process_id, signal.SIGKILL)
+            # Its supervisor restarts it at once; the destination's relay waits on the rendition's
+            # name (idle_streams) and carries on with the new encoder's stream: no new connection
+            # to the platform, no retry spent.
+            wait_for(
+                lambda: (
+                    (e := Encoder.objects.get(pk=encoder.pk)).attempts >= 1
+                    and e.state == Encoder.State.RUNNING
+                ),
+                30,
+                "the encoder running again",
+            )
+            size = sink.recording("enc-key").stat().st_size
+            wait_for(lambda: sink.recording("enc-key").stat().st_size > size + 20_000, 15, "frames again")
+            dest = DestinationStream.objects.get(session=session)
+            assert (dest.state, dest.attempts) == (DestinationStream.State.LIVE, 0)
+            assert sink.decoded_frames("enc-key") > 60
             actions.stop_session(session.pk)
             wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
             wait_for(lambda: not relay_pids(), 10, "relay and encoder gone")

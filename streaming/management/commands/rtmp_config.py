@@ -38,6 +38,7 @@ class Command(BaseCommand):
                     runtime_dir=runtime,
                     node_name=node,
                     hls_http_port=options["hls_port"],
+                    update_seconds=settings.RTMP_UPDATE_SECONDS,
                     user="root" if os.geteuid() == 0 else None,
                 )
             )
