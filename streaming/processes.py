@@ -117,15 +117,8 @@ class Child:
     ) -> Child:
         """Start ``job``'s FFmpeg; its key goes into its ``-fpre`` pipe when the input passes the gate."""
         pipe = os.pipe() if job.destination is not None else None
-        try:
-            argv = job.command(key_fd=pipe[0] if pipe else None)
-        except BaseException:
-            if pipe:
-                os.close(pipe[0])
-                os.close(pipe[1])
-            raise
         return cls(
-            argv,
+            job.command(key_fd=pipe[0] if pipe else None),
             job.secrets,
             owner,
             on_progress=on_progress,

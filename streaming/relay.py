@@ -23,6 +23,9 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from streaming.renditions import FPS_TOLERANCE  # the planner's allowance (29.97 is "30")
 
 CATEGORIES = (
     "output_refused",
@@ -172,8 +175,7 @@ class RelayJob:
             raise RelayError("the input must be a URL")
         if not isinstance(self.output, str) or not (self.output.startswith("/") or "://" in self.output):
             raise RelayError("the output must be an rtmp(s):// URL or an absolute file path")
-        if "://" in self.output:
-            Destination.parse(self.output)  # raises on a bad one
+        self.destination  # noqa: B018 (parsing raises on a bad destination)
         for name in ("read_timeout", "write_timeout", "progress_interval"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
@@ -196,7 +198,7 @@ class RelayJob:
         if not re.fullmatch(r"[a-z0-9_]+", self.format):
             raise RelayError("'format' must be an FFmpeg muxer name")
 
-    @property
+    @cached_property
     def destination(self) -> Destination | None:
         return Destination.parse(self.output) if "://" in self.output else None
 
@@ -307,8 +309,6 @@ class InputReport:
 
     def over(self, ceiling: tuple[float, float, float]) -> str:
         """Why the video is above ``(width, height, fps)`` (either orientation), or ""."""
-        from streaming.renditions import FPS_TOLERANCE  # the planner's allowance (29.97 is "30")
-
         if self.video is None:
             return ""
         width, height, fps = self.video
