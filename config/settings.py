@@ -148,10 +148,17 @@ CACHES = {
     # allauth's rate limits live in the cache: it must be shared by every web process.
     "default": env.cache("CACHE_URL", default=REDIS_URL.replace("redis://", "rediscache://", 1)),
 }
+# The layer waits for messages in a BZPOPMIN of 5 s (RedisChannelLayer.brpop_timeout). redis-py 8 reads
+# with a 5 s socket timeout by default, so each idle wait ended in TimeoutError and tore down every
+# WebSocket about every 5 s. A host given as a dict is passed to redis-py's ConnectionPool.from_url.
+CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS = 15.0
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="prism")},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS}],
+            "prefix": env.str("CHANNEL_LAYER_PREFIX", default="prism"),
+        },
     }
 }
 

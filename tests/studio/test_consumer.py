@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -238,3 +239,28 @@ def test_stop_over_the_socket_stops_only_the_users_own_session(owner: User, stra
     run(scenario)
     assert StreamSession.objects.get(pk=session.pk).desired == "STOPPED"
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+
+
+def test_an_idle_socket_stays_open_for_30_seconds_and_still_receives_a_push(owner: User) -> None:
+    """The layer waits in 5 s BZPOPMINs: a Redis read timeout at or below that closed every socket."""
+    owner_cookie = cookie_for(owner)
+    held_seconds = 30
+
+    async def scenario() -> None:
+        ws = communicator(owner_cookie)
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        await ws.receive_json_from(timeout=TIMEOUT)
+        opened = time.monotonic()
+        while time.monotonic() - opened < held_seconds:
+            # Nothing may arrive while idle (a teardown shows here as the consumer's exception).
+            assert await ws.receive_nothing(timeout=1)
+            await ws.send_json_to({"type": "ping"})
+            assert await ws.receive_json_from(timeout=TIMEOUT) == {"type": "pong"}
+        await database_sync_to_async(push_to_user)(
+            owner.pk, {"type": "stream.warning", "message": "still here"}
+        )
+        assert await ws.receive_json_from(timeout=TIMEOUT) == {"type": "warning", "message": "still here"}
+        assert not ws.future.done()  # the same consumer instance throughout: no reconnect
+        await ws.disconnect()
+
+    run(scenario)
