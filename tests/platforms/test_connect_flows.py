@@ -66,7 +66,16 @@ def test_connecting_youtube_creates_a_reusable_live_stream_and_a_titled_broadcas
     assert broadcast["snippet"]["title"] == "My first show"
     assert broadcast["contentDetails"]["boundStreamId"] == connection.platform_stream_id
     assert target.url == f"{platforms.google.ingestion_address}/{stream['_stream_name']}"
+    platforms.google.set_stream_active(connection.platform_stream_id)  # video arrives: auto-start
+    assert broadcast["status"]["lifeCycleStatus"] == "live"
     finish_target(connection, target)
+    assert broadcast["status"]["lifeCycleStatus"] == "complete"
+
+    # A broadcast that never went live cannot be completed on YouTube: it is deleted instead.
+    unused = prepare_target(connection, title="Never shown")
+    assert platforms.google.broadcasts[unused.platform_ref]["status"]["lifeCycleStatus"] != "live"
+    finish_target(connection, unused)
+    assert unused.platform_ref not in platforms.google.broadcasts
 
 
 def test_youtube_channels_without_live_streaming_get_a_clear_message_and_no_connection(
