@@ -77,8 +77,8 @@ def on_publish(data: dict[str, str]) -> HttpResponse:
     if answer.stream_name is None:
         logger.info("publish refused on node %s: %s", data["node"], answer.reason)
         return refuse()
-    if answer.readers:
-        hold = settings.STREAM_PUBLISH_HOLD_SECONDS
+    hold = settings.STREAM_PUBLISH_HOLD_SECONDS
+    if answer.readers and hold > 0:
         arrived = actions.wait_for_readers(answer.stream_name, answer.readers, hold)
         if arrived < len(answer.readers):
             logger.info(

@@ -178,13 +178,33 @@ def test_the_hold_ends_when_the_readers_arrive_or_at_its_limit(owner: User, keye
     assert actions.wait_for_readers(answer.stream_name, ("d1",), timeout=0) == 0  # hold switched off
 
 
+HELD = "publish answered after"
+
+
+def test_on_publish_holds_for_readers_that_do_not_come_and_says_so(
+    client: Client, owner: User, keyed: str, settings: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.STREAM_PUBLISH_HOLD_SECONDS = 0.05  # type: ignore[attr-defined]
+    pro(owner)
+    with_destinations(owner, 3)
+    with caplog.at_level("INFO", logger="streaming.views"):
+        assert client.post(ON_PUBLISH, publish_form(keyed)).status_code == 302
+    assert [r.getMessage() for r in caplog.records if HELD in r.getMessage()] == [
+        "publish answered after 0.05s with 0 of 3 readers"
+    ]
+
+
 def test_on_publish_waits_for_nobody_when_the_hold_is_off(
-    client: Client, owner: User, keyed: str, settings: object
+    client: Client, owner: User, keyed: str, settings: object, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.STREAM_PUBLISH_HOLD_SECONDS = 0  # type: ignore[attr-defined]
     pro(owner)
     with_destinations(owner, 3)
-    assert client.post(ON_PUBLISH, publish_form(keyed)).status_code == 302
+    with caplog.at_level("INFO", logger="streaming.views"):
+        assert client.post(ON_PUBLISH, publish_form(keyed)).status_code == 302
+    # Three readers were started and none connected: only a hold would have waited for them.
+    assert StreamSession.objects.get(user=owner).destinations.count() == 3
+    assert not [r for r in caplog.records if HELD in r.getMessage()]
 
 
 def test_retry_schedule_first_at_once_then_doubling_with_jitter() -> None:
