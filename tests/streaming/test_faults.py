@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from billing.plans import PlanName
 from streaming import actions
@@ -30,6 +33,37 @@ def dest(user: object, name: str) -> DestinationStream:
     return DestinationStream.objects.get(session=session_of(user), label__endswith=f": {name}")  # type: ignore[arg-type]
 
 
+class AttemptClock(threading.Thread):
+    """When each value of a destination's ``attempts`` was first seen (polled every 50 ms from
+    before the session starts: the refused destination's retries are over within seconds)."""
+
+    def __init__(self, user: object, name: str) -> None:
+        super().__init__(daemon=True)
+        self.user, self.name = user, name
+        self.seen: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.is_set():
+                row = DestinationStream.objects.filter(
+                    session__user=self.user, label__endswith=f": {self.name}"
+                ).first()
+                if row is not None:
+                    self.seen.setdefault(row.attempts, time.monotonic())
+                self.done.wait(0.05)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> AttemptClock:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.join(timeout=5)
+
+
 def test_refused_vanished_and_frozen_destinations_never_interrupt_the_healthy_one(engine: Engine) -> None:
     node = engine.add_node("f")
     user, key = creator("faults@example.com", PlanName.BUSINESS)
@@ -38,7 +72,10 @@ def test_refused_vanished_and_frozen_destinations_never_interrupt_the_healthy_on
         add_sink_destination(user, vanishing.url("v-key"), "vanishing")
         add_sink_destination(user, frozen.url("f-key"), "frozen")
         add_sink_destination(user, closed_port_url("r-key"), "refusing")
-        with Publisher(node.ingest.url(key), keyframe_seconds=1):
+        with (
+            AttemptClock(user, "refusing") as refusing_attempts,
+            Publisher(node.ingest.url(key), keyframe_seconds=1),
+        ):
             wait_for(
                 lambda: {states(user).get(n) for n in ("good", "vanishing", "frozen")} == {"LIVE"}, 40, "LIVE"
             )
@@ -61,17 +98,26 @@ def test_refused_vanished_and_frozen_destinations_never_interrupt_the_healthy_on
             assert good_row.process_id == good_pid  # never restarted: no gap
             assert good_row.attempts == 0
             assert not StreamEvent.objects.filter(destination=good_row, to_state="CONNECTING").exists()
-            # The refused one was retried on schedule: 1 s, 2 s, 4 s backoff (+ up to 25 % jitter).
+            # The refused one was retried on schedule: failure k waits backoff_seconds(k) before the
+            # next try: the first at once (at most 25 % of the base), then 1x base, 2x base (each
+            # + up to 25 % jitter), and after STREAM_MAX_RETRIES retries it is ERROR. Only lower
+            # bounds: a busy machine makes every gap longer, never shorter.
             retries = list(
                 StreamEvent.objects.filter(destination=dest(user, "refusing")).values_list(
                     "created_at", "to_state"
                 )
             )
             assert [s for _, s in retries][-1] == "ERROR"
-            assert dest(user, "refusing").attempts == 4
+            assert dest(user, "refusing").attempts == settings.STREAM_MAX_RETRIES + 1 == 4
+            seen = refusing_attempts.seen
+            assert {1, 2, 3, 4} <= set(seen), seen
+            base, poll = settings.STREAM_RETRY_BASE_SECONDS, 0.1
+            assert seen[3] - seen[2] >= 1 * base - poll  # backoff after failure 2
+            assert seen[4] - seen[3] >= 2 * base - poll  # backoff after failure 3
             frames_before = good.decoded_frames("good-key")
-            time.sleep(2)
-            assert good.decoded_frames("good-key") > frames_before
+            wait_for(
+                lambda: good.decoded_frames("good-key") > frames_before + 30, 20, "more frames at the sink"
+            )
             actions.stop_session(session_of(user).pk)  # type: ignore[union-attr]
             wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "ENDED")  # type: ignore[union-attr]
             wait_for(lambda: not relay_pids(), 10, "no relay left")
