@@ -40,6 +40,33 @@ def test_a_changed_price_is_replaced_and_the_old_one_archived(fake_stripe: FakeS
     import stripe
 
     run()
+    first = stripe.Price.list(lookup_keys=["prism_pro_monthly"]).data[0]
+    # An earlier catalog charged 15.00 for Pro: Stripe's price under the lookup key has that amount.
+    earlier = stripe.Price.create(
+        product=first.product,
+        unit_amount=1500,
+        currency=first.currency,
+        recurring={"interval": "month"},
+        lookup_key="prism_pro_monthly",
+        transfer_lookup_key=True,
+        metadata=dict(first.metadata),
+    )
+    stripe.Price.modify(first.id, active=False)
+
+    assert run().endswith("0 prices created, 1 prices replaced, 3 prices unchanged")
+    current = stripe.Price.list(lookup_keys=["prism_pro_monthly"]).data[0]
+    assert current.id not in (first.id, earlier.id)
+    assert current.active
+    assert current.unit_amount == 1900
+    assert not stripe.Price.retrieve(earlier.id).active  # subscribers on it keep it; nobody new gets it
+    assert Price.objects.get(id=current.id).unit_amount == 1900
+
+
+@pytest.mark.django_db
+def test_an_archived_price_is_replaced(fake_stripe: FakeStripe) -> None:
+    import stripe
+
+    run()
     old = stripe.Price.list(lookup_keys=["prism_pro_monthly"]).data[0]
     stripe.Price.modify(old.id, active=False)  # as if someone archived it in the dashboard
     assert "1 prices replaced" in run()
