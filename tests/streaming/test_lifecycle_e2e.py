@@ -6,7 +6,7 @@ import contextlib
 import itertools
 import os
 import signal
-import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -146,7 +146,13 @@ def test_property_3_failing_destinations_never_touch_the_others(
                 wait_for(lambda: not relay_pids(), 20, "no relay left")
                 return
             frames = {n: sinks[n].decoded_frames(f"{n}-key") for n in good}
-            time.sleep(2)
+            for name in good:
+                key, sink, before = f"{name}-key", sinks[name], frames[name]
+                wait_for(
+                    lambda key=key, sink=sink, before=before: sink.decoded_frames(key) > before + 30,
+                    20,
+                    f"more frames at {name}",
+                )
             for name in good:
                 row = DestinationStream.objects.get(session=session, label__endswith=f": {name}")
                 assert row.state == "LIVE"
@@ -184,15 +190,23 @@ def test_a_node_supervises_more_processes_than_its_database_pool_has_connections
             add_sink_destination(user, sink.url(f"{name}-key"), name)
         with Publisher(node.ingest.url(key), keyframe_seconds=1):
             wait_for(lambda: states(user) == dict.fromkeys(names, "LIVE"), 45, "five destinations LIVE")
+            # Sample the worker's connections over two seconds of every supervisor's heartbeats
+            # (every 1 s here), measured by the beats themselves.
+            rows = DestinationStream.objects.filter(session=session_of(user))
+            first_beat = dict(rows.values_list("pk", "heartbeat_at"))
             seen = []
-            for _ in range(12):  # heartbeats (every 1 s here) keep going on all five
+
+            def two_seconds_of_beats() -> bool:
                 seen.append(worker_connections())
-                time.sleep(0.25)
+                beats = rows.values_list("pk", "heartbeat_at")
+                two_s = timedelta(seconds=2)
+                return all(b and first_beat[pk] and b - first_beat[pk] >= two_s for pk, b in beats)
+
+            wait_for(two_seconds_of_beats, 30, "two seconds of every supervisor's heartbeats")
             assert 1 <= max(seen) <= 3, seen
-            time.sleep(2)
-            assert all(
-                sink.decoded_frames(f"{name}-key") > 30 for name, sink in zip(names, sinks, strict=True)
-            )
+            for name, sink in zip(names, sinks, strict=True):
+                key = f"{name}-key"
+                wait_for(lambda sink=sink, key=key: sink.decoded_frames(key) > 30, 20, f"frames at {name}")
             assert states(user) == dict.fromkeys(names, "LIVE")
             session = session_of(user)
             assert session is not None

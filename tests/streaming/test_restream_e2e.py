@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -41,9 +40,9 @@ def test_one_publish_reaches_three_sinks_and_stop_ends_every_process(engine: Eng
             # PRO removes branding and the 320x180 source fits: copies, no encoder.
             assert not Encoder.objects.filter(session=session).exists()
             assert len(relay_pids()) == 3
-            time.sleep(3)
             for name, sink in sinks.items():
-                assert sink.decoded_frames(f"key-{name}") > 30, name
+                key = f"key-{name}"
+                wait_for(lambda sink=sink, key=key: sink.decoded_frames(key) > 30, 20, f"frames at {name}")
             actions.stop_session(session.pk)
             wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
             assert set(states(user).values()) == {"DISCONNECTED"}
@@ -84,8 +83,7 @@ def test_free_plan_burns_in_branding_through_one_encoder(engine: Engine) -> None
             )
             wait_for(lambda: states(user) == {"only": "LIVE"}, 30, "LIVE on the 360p rendition")
             assert DestinationStream.objects.get(session=session).rendition == "360p-branded"
-            time.sleep(2)
-            assert sink.decoded_frames("free-key") > 10
+            wait_for(lambda: sink.decoded_frames("free-key") > 10, 20, "frames at the destination")
             actions.stop_session(session.pk)
             wait_for(lambda: session_of(user).state == StreamSession.State.ENDED, 20, "session ENDED")
             wait_for(lambda: not relay_pids(), 10, "relay and encoder gone")
@@ -110,7 +108,7 @@ def test_a_killed_encoder_is_restarted_and_its_destination_streams_again(engine:
                 20,
                 "the relay LIVE on that encoder's rendition",
             )
-            time.sleep(2)
+            wait_for(lambda: sink.decoded_frames("enc-key") > 30, 20, "frames from the first encoder")
             os.kill(Encoder.objects.get(pk=encoder.pk).process_id, signal.SIGKILL)
             # Its supervisor restarts it at once; the destination's relay waits on the rendition's
             # name (idle_streams) and carries on with the new encoder's stream: no new connection
