@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +66,7 @@ def stack() -> Iterator[Stack]:
         Publisher(ingest.url(INGEST_KEY), width=320, height=180, keyframe_seconds=1),
     ):
         assert wait_until(lambda: web.calls_to("publish"), 10)
-        time.sleep(0.3)
+        assert wait_until_live(ingest.url(renamed(INGEST_KEY)), timeout=15) is not None
         yield Stack(web, ingest)
 
 
@@ -254,7 +253,7 @@ def test_the_publisher_leaving_is_input_ended(stack: Stack) -> None:
     key = "live_short_lived_key_123"
     with SinkServer() as sink, Publisher(stack.ingest.url(key), keyframe_seconds=1) as publisher:
         assert wait_until(lambda: any(c.form.get("name") == key for c in stack.web.calls_to("publish")), 10)
-        time.sleep(0.3)
+        assert wait_until_live(stack.ingest.url(renamed(key)), timeout=15) is not None
         # idle_streams on: nginx keeps a reader waiting for a publisher that left, so the
         # relay's read timeout ends it (the supervisor stops it sooner, on on_publish_done).
         with relay(stack.ingest.url(renamed(key)), sink.url(DEST_KEY), read_timeout=2) as r:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streaming.renditions import SourceInfo, probe_source
+from streaming.renditions import SourceInfo, probe_source, wait_until_live
 from streaming.rtmp_config import (
     RtmpConfig,
     callback_url,
@@ -113,9 +113,8 @@ def _publisher(url: str) -> Publisher:
 
 
 def _published(web: CallbackServer) -> None:
-    """Wait until nginx has asked the web about the publish (and had a moment to act on it)."""
+    """Wait until nginx has asked the web about the publish (probes then wait for it to be live)."""
     assert wait_until(lambda: web.calls_to("publish"), 10)
-    time.sleep(0.2)
 
 
 def test_a_2xx_callback_accepts_the_publish_with_nginx_s_fields() -> None:
@@ -125,7 +124,7 @@ def test_a_2xx_callback_accepts_the_publish_with_nginx_s_fields() -> None:
         _publisher(ingest.url(KEY)),
     ):
         _published(web)
-        info = probe_source(ingest.url(KEY), timeout=10)
+        info = wait_until_live(ingest.url(KEY), timeout=10)
     assert info == SourceInfo(320, 180, 30.0, "h264", "aac")
     call = web.calls_to("publish")[0]
     assert call.path == "/rtmp/on_publish/"
@@ -152,7 +151,8 @@ def test_a_3xx_callback_renames_the_stream_so_the_key_is_never_needed_again() ->
     with CallbackServer(web_says) as web, IngestServer(web.base_url) as ingest:
         with _publisher(ingest.url(KEY)) as publisher:
             _published(web)
-            assert probe_source(ingest.url(RENAMED), timeout=10) == SourceInfo(320, 180, 30.0, "h264", "aac")
+            live = wait_until_live(ingest.url(RENAMED), timeout=10)
+            assert live == SourceInfo(320, 180, 30.0, "h264", "aac")
             # Under its key the stream does not exist: only the opaque name reads it.
             assert probe_source(ingest.url(KEY), timeout=3) is None
             assert publisher.running()
@@ -225,5 +225,4 @@ def test_the_sink_app_writes_hls_served_with_cors() -> None:
 def test_sink_server_records_what_it_receives() -> None:
     with SinkServer() as sink, _publisher(sink.url("k1")):
         assert wait_until(lambda: sink.first_video_tag("k1", keyframe=True), 10)
-        time.sleep(1.0)
-        assert sink.decoded_frames("k1") > 10
+        assert wait_until(lambda: sink.decoded_frames("k1") > 10, 10)
