@@ -202,6 +202,16 @@ SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("RATE_LIMIT_LOGIN_FAILED", default="10/m/ip,5/5m/key"),
 }
+# Whose address the per-IP limits count. Behind the TLS proxy every request comes from the proxy's
+# address, so ten wrong passwords from anyone would lock everyone out: the client is the address the
+# proxy appended to X-Forwarded-For (TRUSTED_PROXY_COUNT proxies of ours in front of daphne; entries
+# before them are the client's own claims and ignored). Without a proxy (0) the header is ignored,
+# so a client cannot pick its own address. TRUSTED_CLIENT_IP_HEADER (e.g. X-Real-IP) instead names
+# a header the proxy sets to the client's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int(
+    "TRUSTED_PROXY_COUNT", default=1 if env.bool("BEHIND_TLS_PROXY", default=True) else 0
+)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default="") or None
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 globals().update(EMAIL_CONFIG)
