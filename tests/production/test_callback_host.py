@@ -62,3 +62,14 @@ def test_a_callback_from_outside_the_allowed_networks_gets_no_host_exemption(
 
     assert response.status_code == 400
     assert not StreamSession.objects.exists()
+
+
+def test_start_up_stops_when_site_url_names_a_host_allowed_hosts_refuses() -> None:
+    from tests.test_settings import PRODUCTION_ENV, run_django
+
+    refused = run_django(["check"], {**PRODUCTION_ENV, "SITE_URL": "https://elsewhere.example.org"})
+    allowed = run_django(["check"], PRODUCTION_ENV)
+
+    assert refused.returncode != 0
+    assert "prism.E010" in refused.stderr
+    assert allowed.returncode == 0, allowed.stderr

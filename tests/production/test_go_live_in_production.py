@@ -27,6 +27,7 @@ import requests
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.contrib.sites.models import Site
 from django.db import connection
 
 from billing.plans import PlanName
@@ -190,6 +191,8 @@ def test_release_then_sign_in_through_the_proxy_and_go_live(
     )
     assert release.returncode == 0, release.stdout[-2000:] + release.stderr[-3000:]
     assert (tmp_path / "static" / "staticfiles.json").exists()
+    site = Site.objects.get(pk=settings.SITE_ID)  # e-mails are signed with it
+    assert (site.domain, site.name) == (PUBLIC_HOST, PUBLIC_HOST)
 
     access_log = tmp_path / "access.log"
     web = start(f"{procfile_line('web')} --access-log {access_log}", env, tmp_path / "web.log")
