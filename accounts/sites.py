@@ -21,8 +21,13 @@ def sync_site_with_site_url(**kwargs: Any) -> None:
     """post_migrate receiver (so every `migrate`, the release step included, applies it): the Site
     of SITE_ID gets SITE_URL's domain and name. Safe to run again; the Site cache is cleared."""
     from django.contrib.sites.models import Site
+    from django.db import connections, router
 
     domain, name = site_identity(settings.SITE_URL)
     using = kwargs.get("using", "default")
+    if not router.allow_migrate_model(using, Site):
+        return
+    if Site._meta.db_table not in connections[using].introspection.table_names():
+        return  # a partial `migrate <app>` before django.contrib.sites' own tables exist
     Site.objects.using(using).update_or_create(pk=settings.SITE_ID, defaults={"domain": domain, "name": name})
     Site.objects.clear_cache()
