@@ -11,11 +11,23 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 
 KINDS = {"google": "YOUTUBE", "twitch": "TWITCH", "facebook": "FACEBOOK"}
 CONNECT_ONLY = "Connected platforms are destinations, not a way to sign in: log in with your e-mail first."
+
+
+def not_set_up_response(request: HttpRequest, provider_id: str) -> HttpResponse:
+    from platforms.providers import provider_named
+
+    platform = provider_named(provider_id)
+    context = {
+        "label": platform.label if platform else provider_id,
+        "variables": platform.variables if platform else (),
+    }
+    return render(request, "platforms/not_set_up.html", context, status=404)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -53,6 +65,16 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             sociallogin.token = None  # type: ignore[assignment]
         if saved.refused is not None:
             messages.warning(request, f"{saved.connection} was added switched off: {saved.refused.message}")
+
+    def get_app(self, request: HttpRequest, provider: str, client_id: str | None = None) -> Any:
+        """A platform without an OAuth app on this server answers 404 "not set up on this server"
+        (allauth's views and middleware turn ImmediateHttpResponse into the response), not a 500."""
+        from allauth.socialaccount.models import SocialApp
+
+        try:
+            return super().get_app(request, provider, client_id)
+        except SocialApp.DoesNotExist:
+            raise ImmediateHttpResponse(not_set_up_response(request, provider)) from None
 
     def get_connect_redirect_url(self, request: HttpRequest, socialaccount: Any) -> str:
         return reverse("platforms:destinations")

@@ -1,4 +1,10 @@
-"""GET /healthz: is the database answering, is Redis answering."""
+"""GET /healthz: is the database answering, is Redis answering, can pages render.
+
+A load balancer takes a node out on 503. "Pages" matters in production: with DEBUG off every
+page names its CSS through the static manifest, so a node whose release step did not write it
+(or wrote it without an entry a page needs) answers 500 on every page while the database and
+Redis are fine; the probe must say so, naming why.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -29,13 +36,29 @@ def redis_answers() -> bool:
         client.close()
 
 
+def page_render_problem(request: HttpRequest) -> str | None:
+    """Why a page cannot render (e.g. "Missing staticfiles manifest entry for 'css/prism.css'"), or None.
+
+    Renders the home page for this (anonymous) probe: the shared layout and its static assets are
+    what every page needs, and resolving them is exactly what fails on a node without a manifest.
+    """
+    try:
+        render_to_string("home.html", request=request)
+    except Exception as exc:  # any failure to render is the answer; the probe must not 500
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": database_answers(), "redis": redis_answers()}
+    page_problem = page_render_problem(request)
+    checks = {"database": database_answers(), "redis": redis_answers(), "pages": page_problem is None}
     healthy = all(checks.values())
     body = {
         "status": "ok" if healthy else "unavailable",
         **{k: "ok" if v else "down" for k, v in checks.items()},
     }
+    if page_problem is not None:
+        body["pages_error"] = page_problem
     return JsonResponse(body, status=200 if healthy else 503)

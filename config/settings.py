@@ -95,6 +95,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # nginx-rtmp's callbacks name 127.0.0.1 as their host: let them (and only them) through.
+    "streaming.callback_host.RtmpCallbackHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -207,6 +209,16 @@ SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("RATE_LIMIT_LOGIN_FAILED", default="10/m/ip,5/5m/key"),
 }
+# Whose address the per-IP limits count. Behind the TLS proxy every request comes from the proxy's
+# address, so ten wrong passwords from anyone would lock everyone out: the client is the address the
+# proxy appended to X-Forwarded-For (TRUSTED_PROXY_COUNT proxies of ours in front of daphne; entries
+# before them are the client's own claims and ignored). Without a proxy (0) the header is ignored,
+# so a client cannot pick its own address. TRUSTED_CLIENT_IP_HEADER (e.g. X-Real-IP) instead names
+# a header the proxy sets to the client's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int(
+    "TRUSTED_PROXY_COUNT", default=1 if env.bool("BEHIND_TLS_PROXY", default=True) else 0
+)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default="") or None
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 globals().update(EMAIL_CONFIG)
@@ -219,7 +231,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Where the release step's collectstatic writes (and whitenoise serves from, with its manifest).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -51,7 +51,9 @@ class Saved:
     refused: Decision | None = None
 
 
-def _room_for_one_more(user: Any, except_pk: int | None = None) -> Decision:
+def room_for_one_more(user: Any, except_pk: int | None = None) -> Decision:
+    """May one more destination of ``user`` (besides ``except_pk``) be switched on? Every path that
+    switches one on asks this: the pages, the API, the studio's test destination, the admin."""
     on = PlatformConnection.objects.filter(user=user, include_in_stream=True).exclude(pk=except_pk).count()
     return check_destination_count(plan_limits_for(user), on + 1)
 
@@ -83,7 +85,7 @@ def connect_platform(user_id: int, kind: str, account: PlatformAccount) -> Saved
         connection.state = PlatformConnection.State.CONNECTED
         refused = None
         if existing is None:
-            decision = _room_for_one_more(user)
+            decision = room_for_one_more(user)
             connection.include_in_stream = bool(decision)
             refused = None if decision else decision
         elif (
@@ -98,7 +100,7 @@ def add_custom_destination(user_id: int, name: str, rtmp_url: str, stream_key: s
     """Save a custom RTMP(S) server. Asked switched on beyond the plan, it is saved switched off."""
     with transaction.atomic():
         user = _locked_user(user_id)
-        decision = _room_for_one_more(user) if include else ALLOWED
+        decision = room_for_one_more(user) if include else ALLOWED
         connection = PlatformConnection.objects.create(
             user=user,
             kind=PlatformConnection.Kind.CUSTOM,
@@ -116,7 +118,7 @@ def set_included(user_id: int, connection_id: int, include: bool) -> Decision:
         user = _locked_user(user_id)
         connection = PlatformConnection.objects.select_for_update().get(pk=connection_id, user=user)
         if include and not connection.include_in_stream:
-            decision = _room_for_one_more(user, except_pk=connection.pk)
+            decision = room_for_one_more(user, except_pk=connection.pk)
             if not decision:
                 return decision
         connection.include_in_stream = include

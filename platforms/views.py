@@ -13,6 +13,7 @@ from billing.prompts import flash_upgrade_prompt
 from platforms import actions
 from platforms.forms import CustomDestinationForm
 from platforms.models import PlatformConnection
+from platforms.providers import platform_choices
 
 
 @login_required
@@ -32,7 +33,7 @@ def destinations(request: HttpRequest) -> HttpResponse:
         "connections": request.user.connections.all(),
         "plan": plan_limits_for(request.user),
         "form": form,
-        "platforms": [("google", "YouTube"), ("twitch", "Twitch"), ("facebook", "Facebook")],
+        "platforms": platform_choices(request),
     }
     return render(request, "platforms/destinations.html", context, status=400 if form.errors else 200)
 

@@ -22,6 +22,7 @@ from billing.plans import (
     check_stream_duration,
     shows_branding,
 )
+from platforms.actions import Saved, add_custom_destination
 from platforms.models import PlatformConnection
 from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
 from streaming.quality import preset_named, session_ceiling
@@ -387,13 +388,16 @@ def regenerate_ingest_key(user: User) -> IngestKey:
     return IngestKey.regenerate(user)
 
 
-def add_local_test_destination(user: User) -> PlatformConnection:
-    """A CUSTOM destination pushing to this node's own `sink` app (previewable as HLS)."""
+def add_local_test_destination(user: User) -> Saved:
+    """A CUSTOM destination pushing to this node's own `sink` app (previewable as HLS).
+
+    Saved through the same plan check as any destination: beyond the plan it is saved switched off
+    (``Saved.refused`` says why), never switched on past the limit."""
     name = "test-" + secrets.token_hex(6)
-    return PlatformConnection.objects.create(
-        user=user,
-        kind=PlatformConnection.Kind.CUSTOM,
-        name=f"Local test destination {name[5:]}",
-        rtmp_url=f"rtmp://127.0.0.1:{settings.RTMP_PORT}/sink",
-        stream_key=name,
+    return add_custom_destination(
+        user.pk,
+        f"Local test destination {name[5:]}",
+        f"rtmp://127.0.0.1:{settings.RTMP_PORT}/sink",
+        name,
+        include=True,
     )

@@ -128,8 +128,12 @@ def set_quality(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def add_test_destination(request: HttpRequest) -> HttpResponse:
-    actions.add_local_test_destination(request.user)
-    messages.success(request, "Local test destination added: publish, then open its preview.")
+    saved = actions.add_local_test_destination(request.user)
+    if saved.refused is not None:
+        messages.info(request, "Local test destination added, switched off: your plan has no room for it.")
+        flash_upgrade_prompt(request, saved.refused)
+    else:
+        messages.success(request, "Local test destination added: publish, then open its preview.")
     return redirect("studio:home")
 
 

@@ -20,7 +20,7 @@ def test_healthz_is_ok_when_database_and_redis_answer(client: Client) -> None:
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "pages": "ok"}
 
 
 @pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_healthz_is_503_when_redis_does_not_answer(client: Client, settings) -> 
     response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "redis": "down"}
+    assert response.json() == {"status": "unavailable", "database": "ok", "redis": "down", "pages": "ok"}
 
 
 def test_healthz_is_503_when_the_database_does_not_answer(client: Client, django_db_blocker) -> None:
@@ -46,4 +46,4 @@ def test_healthz_is_503_when_the_database_does_not_answer(client: Client, django
             connection.settings_dict["PORT"] = original_port
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "down", "redis": "ok"}
+    assert response.json() == {"status": "unavailable", "database": "down", "redis": "ok", "pages": "ok"}

@@ -134,7 +134,7 @@ def test_the_preview_serves_the_sink_hls_to_its_owner_only(
     owner: User, stranger: User, settings: object, tmp_path: Path
 ) -> None:
     settings.RTMP_SINK_HLS_DIR = tmp_path  # type: ignore[attr-defined]
-    connection = actions.add_local_test_destination(owner)
+    connection = actions.add_local_test_destination(owner).connection
     name = connection.stream_key
     (tmp_path / f"{name}.m3u8").write_text(f"#EXTM3U\n#EXTINF:1.0,\n{name}-7.ts\n/etc/passwd\n")
     (tmp_path / f"{name}-7.ts").write_bytes(b"G" * 188)
