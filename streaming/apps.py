@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class StreamingConfig(AppConfig):
     name = "streaming"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from billing.enforcement import register_plan_enforcer
+        from streaming.actions import enforce_plan_on_live_sessions
+
+        register_plan_enforcer("streaming.live_sessions", enforce_plan_on_live_sessions)
