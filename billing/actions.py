@@ -18,6 +18,7 @@ from billing.stripe_state import LIVE_STRIPE_STATUSES, current_subscription, sta
 from billing.tasks import enforce_plan_change
 
 logger = logging.getLogger(__name__)
+PREVIEW_VALID_SECONDS = 30 * 60
 
 
 class CheckoutRefused(Exception):
@@ -96,6 +97,10 @@ def preview_plan_change(user: User, plan: str, interval: str) -> stripe_gateway.
 def change_plan(user: User, plan: str, interval: str, proration_date: int) -> SubscriptionChange | None:
     """Move the user's live subscription to ``plan``/``interval``, prorated as previewed at
     ``proration_date``; the plan follows Stripe's answer at once (the webhook finds nothing left to do)."""
+    # The date comes back from the confirmation form: a stale or forged one would prorate another amount
+    # than the one shown (a late date makes an upgrade cheaper).
+    if not time.time() - PREVIEW_VALID_SECONDS <= proration_date <= time.time():
+        raise PlanChangeRefused("That preview has expired: please review the change again.")
     subscription, price_id = _changeable(user, plan, interval)
     changed = stripe_gateway.change_price(subscription, price_id, proration_date)
     return follow_stripe_customer(str(changed["customer"]), "")

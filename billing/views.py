@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from billing import actions, stripe_gateway
 from billing.configuration import NOT_AVAILABLE, WHAT_TO_SET, billing_configured
 from billing.models import Subscription, plan_limits_for
-from billing.plans import PLANS_IN_ORDER
+from billing.plans import PLANS_IN_ORDER, limits_of
 
 REFUSED = (actions.CheckoutRefused, actions.PlanChangeRefused, stripe_gateway.StripeUnavailable)
 
@@ -64,17 +64,17 @@ def change_plan(request: HttpRequest, plan: str, interval: str) -> HttpResponse:
         return redirect("billing:pricing")
     try:
         if request.method == "POST":
-            proration_date = int(request.POST.get("proration_date", "0"))
-            actions.change_plan(request.user, plan, interval, proration_date)
+            proration_date = request.POST.get("proration_date", "")
+            if not proration_date.isdigit():
+                raise actions.PlanChangeRefused("Please review the change again before confirming.")
+            actions.change_plan(request.user, plan, interval, int(proration_date))
             messages.success(request, "Your plan was changed.")
             return redirect("billing:account")
         preview = actions.preview_plan_change(request.user, plan, interval)
-    except (ValueError, *REFUSED) as error:
-        messages.error(
-            request, str(error) if not isinstance(error, ValueError) else "That change is invalid."
-        )
+    except REFUSED as error:
+        messages.error(request, str(error))
         return redirect("billing:pricing")
-    target = {p.name: p for p in PLANS_IN_ORDER}[plan]
+    target = limits_of(plan)
     context = {"preview": preview, "target": target, "interval": interval}
     return render(request, "billing/change.html", context)
 

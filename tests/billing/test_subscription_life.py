@@ -137,6 +137,11 @@ def test_an_upgrade_shows_stripes_prorated_amount_then_charges_exactly_that(
     assert row(owner).plan == "PRO"  # a preview changes nothing
     assert len(fake_stripe.all_of("invoice")) == 1
 
+    for forged in (preview.proration_date + 86400, preview.proration_date - 86400, "soon"):
+        refused = client.post("/pricing/change/BUSINESS/month/", {"proration_date": forged}, follow=True)
+        assert "review the change again" in refused.content.decode()
+    assert row(owner).plan == "PRO"
+
     mark = len(fake_stripe.events)
     response = client.post("/pricing/change/BUSINESS/month/", {"proration_date": preview.proration_date})
     assert response.status_code == 302
