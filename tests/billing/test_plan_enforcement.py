@@ -151,3 +151,36 @@ def test_a_refusing_mail_server_is_retried_the_notice_comes_first_and_nothing_is
     assert len(enforced) == 1
     assert Notice.objects.filter(user=owner).count() == 1
     assert PlatformConnection.objects.filter(user=owner, include_in_stream=True).count() == 1
+
+
+def test_beat_requeues_an_enforcement_whose_task_was_lost_and_leaves_recent_ones_alone(owner: User) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.models import Subscription, SubscriptionChange
+    from billing.tasks import requeue_stuck_plan_enforcements
+
+    subscription = Subscription.objects.create(user=owner, plan="FREE", status="CANCELED")
+    for n in range(3):
+        PlatformConnection.objects.create(
+            user=owner, kind="CUSTOM", name=f"Server {n}", include_in_stream=True
+        )
+
+    def job() -> PlanEnforcement:
+        change = SubscriptionChange.objects.create(
+            subscription=subscription,
+            from_plan="PRO",
+            to_plan="FREE",
+            from_status="ACTIVE",
+            to_status="CANCELED",
+        )
+        return PlanEnforcement.objects.create(change=change, user=owner)
+
+    lost, recent = job(), job()
+    PlanEnforcement.objects.filter(pk=lost.pk).update(updated_at=timezone.now() - timedelta(minutes=11))
+    assert requeue_stuck_plan_enforcements() == 1
+    lost.refresh_from_db()
+    recent.refresh_from_db()
+    assert (lost.state, recent.state) == ("DONE", "PENDING")
+    assert PlatformConnection.objects.filter(user=owner, include_in_stream=True).count() == 1
