@@ -20,8 +20,8 @@ STATUS_MAP = {
     "canceled": "CANCELED",
     "incomplete_expired": "CANCELED",
 }
-# "incomplete" (first payment not through yet) and "paused" grant nothing: the user stays where they are.
-PENDING_STATUSES = frozenset({"incomplete", "paused"})
+# "incomplete" (first payment not through yet) and "paused" are not in STATUS_MAP: they grant nothing and
+# the user stays where they are.
 # Stripe keeps retrying a past_due invoice: the plan holds until Stripe gives up (unpaid or canceled).
 LIVE_STRIPE_STATUSES = frozenset({"active", "trialing", "past_due"})
 
@@ -37,10 +37,6 @@ class StripeSubscriptionState:
     current_period_start: dt.datetime | None
     current_period_end: dt.datetime | None
     cancel_at_period_end: bool
-
-    @property
-    def grants_paid_plan(self) -> bool:
-        return self.plan != PlanName.FREE and self.status in ("ACTIVE", "TRIALING", "PAST_DUE")
 
 
 def _timestamp(value: object) -> dt.datetime | None:
