@@ -28,9 +28,10 @@ class Subscription(models.Model):
         ACTIVE = "ACTIVE", "Active"
         TRIALING = "TRIALING", "Trialing"
         PAST_DUE = "PAST_DUE", "Past due"
+        UNPAID = "UNPAID", "Unpaid"
         CANCELED = "CANCELED", "Canceled"
 
-    # Stripe keeps retrying a past-due invoice; the paid plan holds until it gives up and cancels.
+    # Stripe keeps retrying a past-due invoice; the paid plan holds until it gives up (unpaid or canceled).
     PAID_STATUSES = (Status.ACTIVE, Status.TRIALING, Status.PAST_DUE)
 
     user = models.OneToOneField(
@@ -43,6 +44,9 @@ class Subscription(models.Model):
     cancel_at_period_end = models.BooleanField(default=False)
     stripe_customer_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_subscription_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # Live Stripe subscriptions of this customer other than the current one: they bill but grant nothing.
+    # Shown to staff (admin filter, a WARNING in the log) to refund and cancel.
+    other_live_subscriptions = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +67,11 @@ class Subscription(models.Model):
     def limits(self) -> PlanLimits:
         return limits_of(self.effective_plan)
 
+    @property
+    def holds_live_subscription(self) -> bool:
+        """A paid Stripe subscription in good standing or in Stripe's retries: plan changes modify it."""
+        return bool(self.stripe_subscription_id) and self.effective_plan != PlanName.FREE
+
     @classmethod
     def locked_for(cls, user_id: int) -> Subscription:
         """The user's row, created on FREE if missing, locked until the transaction ends."""
@@ -79,16 +88,9 @@ class Subscription(models.Model):
     def apply_stripe_state(
         self, state: StripeSubscriptionState, event_id: str = ""
     ) -> SubscriptionChange | None:
-        """Make this (locked) row follow ``state``; record and return the change, None if nothing changed.
-
-        An older subscription of the same customer that ends does not end the one the user holds now.
-        """
-        if (
-            self.stripe_subscription_id
-            and self.stripe_subscription_id != state.subscription_id
-            and not state.grants_paid_plan
-        ):
-            return None
+        """Make this (locked) row follow ``state``, the state of the customer's current Stripe subscription
+        (``stripe_state.current_subscription`` chose it); record and return the change, None if nothing
+        changed."""
         wanted = {
             "plan": str(state.plan),
             "status": state.status,
@@ -141,6 +143,54 @@ class SubscriptionChange(models.Model):
     def is_downgrade(self) -> bool:
         order = [plan.name for plan in PLANS_IN_ORDER]
         return order.index(PlanName(self.to_plan)) < order.index(PlanName(self.from_plan))
+
+    @property
+    def changes_plan(self) -> bool:
+        return self.to_plan != self.from_plan
+
+
+class PlanEnforcement(models.Model):
+    """What one change of effective plan sets off in the apps that hold resources (destinations, live
+    sessions, recordings): created with the change, in its transaction, so it exists exactly once per
+    change; carried out by a retried Celery task (billing.tasks.enforce_plan_change).
+
+    PENDING -> NOTIFIED: the apps' enforcers ran and the in-app notice is written, in one transaction, so
+    nothing is enforced twice. NOTIFIED -> DONE: the e-mail went out (or none was due). A mail server that
+    refuses leaves it NOTIFIED, and the retry sends only the mail.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        NOTIFIED = "NOTIFIED", "Enforced, notice written"
+        DONE = "DONE", "Done"
+
+    TRANSITIONS = {State.PENDING: {State.NOTIFIED}, State.NOTIFIED: {State.DONE}, State.DONE: set()}
+
+    change = models.OneToOneField(SubscriptionChange, on_delete=models.CASCADE, related_name="enforcement")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    subject = models.CharField(max_length=200, blank=True)
+    message = models.TextField(blank=True)
+    send_mail = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.change} for {self.user_id}: {self.state}"
+
+    def transition_to(self, state: str, **fields: object) -> None:
+        """Move this (locked) row to ``state``; illegal moves raise ValueError."""
+        if state not in self.TRANSITIONS[self.State(self.state)]:
+            raise ValueError(f"PlanEnforcement {self.pk}: {self.state} -> {state} is not allowed")
+        self.state = state
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.save(update_fields=["state", *fields, "updated_at"])
 
 
 def plan_limits_for(user: models.Model) -> PlanLimits:

@@ -16,12 +16,14 @@ STATUS_MAP = {
     "active": "ACTIVE",
     "trialing": "TRIALING",
     "past_due": "PAST_DUE",
-    "unpaid": "PAST_DUE",
+    "unpaid": "UNPAID",
     "canceled": "CANCELED",
     "incomplete_expired": "CANCELED",
 }
-# "incomplete" (first payment not through yet) and "paused" grant nothing: the user stays where they are.
-PENDING_STATUSES = frozenset({"incomplete", "paused"})
+# "incomplete" (first payment not through yet) and "paused" are not in STATUS_MAP: they grant nothing and
+# the user stays where they are.
+# Stripe keeps retrying a past_due invoice: the plan holds until Stripe gives up (unpaid or canceled).
+LIVE_STRIPE_STATUSES = frozenset({"active", "trialing", "past_due"})
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,6 @@ class StripeSubscriptionState:
     current_period_start: dt.datetime | None
     current_period_end: dt.datetime | None
     cancel_at_period_end: bool
-
-    @property
-    def grants_paid_plan(self) -> bool:
-        return self.plan != PlanName.FREE and self.status in ("ACTIVE", "TRIALING", "PAST_DUE")
 
 
 def _timestamp(value: object) -> dt.datetime | None:
@@ -55,7 +53,7 @@ def state_of(subscription: dict) -> StripeSubscriptionState | None:
     items = (subscription.get("items") or {}).get("data") or []
     plans = [plan_of_price(item.get("price") or {}) for item in items]
     plan = next((p for p in plans if p is not None), PlanName.FREE)
-    if status == "CANCELED":
+    if status in ("CANCELED", "UNPAID"):
         plan = PlanName.FREE
     starts = [item.get("current_period_start") for item in items if item.get("current_period_start")]
     ends = [item.get("current_period_end") for item in items if item.get("current_period_end")]
@@ -71,10 +69,26 @@ def state_of(subscription: dict) -> StripeSubscriptionState | None:
     )
 
 
-def subscription_id_of_invoice(invoice: dict) -> str | None:
-    """The subscription an invoice bills: under ``parent`` in this API version (top level before)."""
-    details = (invoice.get("parent") or {}).get("subscription_details") or {}
-    found = details.get("subscription") or invoice.get("subscription")
-    if isinstance(found, dict):
-        found = found.get("id")
-    return str(found) if found else None
+@dataclass(frozen=True)
+class CurrentSubscription:
+    """Which of a customer's Stripe subscriptions decides their plan, and which others are live."""
+
+    current: dict | None
+    others_live: tuple[str, ...]
+
+
+def _created(subscription: dict) -> tuple[int, str]:
+    return (int(subscription.get("created") or 0), str(subscription["id"]))
+
+
+def current_subscription(subscriptions: list[dict]) -> CurrentSubscription:
+    """The one rule: the oldest live (active, trialing, past_due) subscription is current; with none live,
+    the newest one that is not pending, so the account shows how the last one ended. Plan changes modify
+    the current subscription in place, so a second one (Checkout twice, one made in Stripe's dashboard)
+    is always newer and never takes over while the first lives; staff are told about it instead.
+    Depends only on Stripe's state, never on the order events arrive in."""
+    live = sorted((s for s in subscriptions if s.get("status") in LIVE_STRIPE_STATUSES), key=_created)
+    if live:
+        return CurrentSubscription(live[0], tuple(str(s["id"]) for s in live[1:]))
+    settled = [s for s in subscriptions if s.get("status") in STATUS_MAP]
+    return CurrentSubscription(max(settled, key=_created) if settled else None, ())

@@ -1,7 +1,8 @@
 """Stripe events, as dj-stripe delivers them after checking their signature.
 
 dj-stripe calls these inside the transaction in which it stores the event: an exception here rolls
-back the event and our change together, and dj-stripe answers 500 so that Stripe retries.
+back the event and our change together, and dj-stripe answers 500 so that Stripe retries. Every event
+only tells us *which customer* to look at: we read that customer's subscriptions from Stripe now.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from typing import Any
 from djstripe.event_handlers import djstripe_receiver
 from djstripe.models import Event
 
-from billing.actions import follow_stripe_subscription
-from billing.stripe_state import subscription_id_of_invoice
+from billing.actions import follow_stripe_customer
+
+
+def _customer_of(obj: dict[str, Any]) -> str:
+    customer = obj.get("customer")
+    return str(customer["id"] if isinstance(customer, dict) else customer or "")
 
 
 @djstripe_receiver(
@@ -22,14 +27,10 @@ from billing.stripe_state import subscription_id_of_invoice
         "customer.subscription.deleted",
         "customer.subscription.paused",
         "customer.subscription.resumed",
+        "invoice.payment_failed",
+        "invoice.paid",
     ]
 )
 def on_subscription_event(sender: Any, event: Event, **kwargs: Any) -> None:
-    follow_stripe_subscription(str(event.data["object"]["id"]), event.id)
-
-
-@djstripe_receiver(["invoice.payment_failed", "invoice.paid"])
-def on_invoice_event(sender: Any, event: Event, **kwargs: Any) -> None:
-    subscription_id = subscription_id_of_invoice(event.data["object"])
-    if subscription_id:
-        follow_stripe_subscription(subscription_id, event.id)
+    if customer_id := _customer_of(event.data["object"]):
+        follow_stripe_customer(customer_id, event.id)

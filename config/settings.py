@@ -122,6 +122,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.notices.active_notices",
+                "billing.views.payment_banner",
             ],
         },
     },
@@ -177,6 +178,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "streaming-viewers": {"task": "streaming.tasks.poll_viewers", "schedule": 30.0},
     # Restart recorders that lost their worker; finish recordings whose stream is over.
     "recordings-reconcile": {"task": "recordings.tasks.reconcile_recordings", "schedule": 5.0},
+    # Plan enforcements whose task was lost (broker restart, mail server down past the retries).
+    "billing-requeue-enforcements": {
+        "task": "billing.tasks.requeue_stuck_plan_enforcements",
+        "schedule": 600.0,
+    },
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -264,6 +270,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # Stripe (dj-stripe). STRIPE_API_BASE points stripe-python at a stand-in server in tests.
 STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
+# The placeholder keeps dj-stripe's checks quiet; billing treats it as "not configured" and never calls
+# Stripe with it (billing/configuration.py).
 STRIPE_TEST_SECRET_KEY = env.str("STRIPE_TEST_SECRET_KEY", default="sk_test_prismPlaceholderKey000000000000")
 STRIPE_LIVE_SECRET_KEY = env.str("STRIPE_LIVE_SECRET_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")

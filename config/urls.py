@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from billing.webhook_guard import verified_webhook
 from config.health import healthz
 
 urlpatterns = [
@@ -11,6 +12,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("pricing/", include("billing.urls")),
+    # Checked before dj-stripe stores anything (billing/webhook_guard.py); same path as dj-stripe's own.
+    path("stripe/webhook/<uuid:uuid>/", verified_webhook, name="stripe_webhook"),
     path("stripe/", include("djstripe.urls", namespace="djstripe")),
     path("destinations/", include("platforms.urls")),
     path("api/destinations/", include("platforms.api_urls")),

@@ -8,18 +8,24 @@ from typing import Any
 from django.db import transaction
 
 from billing.models import plan_limits_for
-from billing.plans import ALLOWED, Decision, check_destination_count
+from billing.plans import ALLOWED, Decision, PlanLimits, check_destination_count
 from platforms.connect import PlatformAccount, revoke_quietly, streaming_setup
 from platforms.models import PlatformConnection
 
 
-def apply_plan_limits(user_id: int) -> list[int]:
-    """Switch off the destinations a (new, lower) plan no longer covers; never delete them.
+@dataclass(frozen=True)
+class PlanApplied:
+    switched_off: list[int]
+    switched_back_on: list[int]
 
-    Keeps the oldest switched-on destinations up to the plan's maxPlatforms; the rest become
-    INACTIVE_PLAN and are left out of the next stream. Destinations switched off for the plan
-    earlier come back to CONNECTED (still switched off) when the plan covers them again.
-    Returns the ids switched off.
+
+def apply_plan_limits(user_id: int) -> PlanApplied:
+    """Make the user's switched-on destinations fit the plan they hold now; never delete any.
+
+    Over the plan's maxPlatforms, the newest switched-on destinations become INACTIVE_PLAN (switched off,
+    left out of the next stream). Under it, destinations switched off for the plan earlier are switched
+    back on, oldest first, up to the limit (an upgrade undoes what a downgrade did). Safe to run again:
+    a second run finds nothing to do.
     """
     from accounts.models import User
 
@@ -36,11 +42,33 @@ def apply_plan_limits(user_id: int) -> list[int]:
             connection.include_in_stream = False
             connection.state = PlatformConnection.State.INACTIVE_PLAN
             connection.save(update_fields=["include_in_stream", "state", "updated_at"])
-        if limit is None or len(active) < limit:
-            PlatformConnection.objects.filter(user=user, state=PlatformConnection.State.INACTIVE_PLAN).update(
-                state=PlatformConnection.State.CONNECTED
-            )
-        return [c.pk for c in over]
+        room = None if limit is None else max(0, limit - len(active))
+        parked = PlatformConnection.objects.select_for_update().filter(
+            user=user, state=PlatformConnection.State.INACTIVE_PLAN, include_in_stream=False
+        )
+        restored = list(parked.exclude(pk__in=[c.pk for c in over]).order_by("connected_at", "pk")[:room])
+        for connection in restored:
+            connection.include_in_stream = True
+            connection.state = PlatformConnection.State.CONNECTED
+            connection.save(update_fields=["include_in_stream", "state", "updated_at"])
+        return PlanApplied([c.pk for c in over], [c.pk for c in restored])
+
+
+def enforce_plan_on_destinations(user_id: int, limits: PlanLimits) -> list[str]:
+    """billing's plan enforcer for destinations: what changed, in sentences for the creator's notice."""
+    applied = apply_plan_limits(user_id)
+    lines = []
+    if applied.switched_off:
+        lines.append(
+            f"{len(applied.switched_off)} destination(s) over the plan's limit were switched off "
+            "(not deleted)."
+        )
+    if applied.switched_back_on:
+        lines.append(
+            f"{len(applied.switched_back_on)} destination(s) switched off by a lower plan were switched "
+            "back on."
+        )
+    return lines
 
 
 @dataclass(frozen=True)

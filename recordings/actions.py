@@ -13,7 +13,7 @@ from django.db import transaction
 
 from accounts.models import User
 from billing.models import plan_limits_for
-from billing.plans import Decision
+from billing.plans import Decision, PlanLimits, check_storage
 from billing.prompts import upgrade_url
 from recordings.models import Recording, RecordingPreference, storage_used
 from recordings.quota import may_start_recording
@@ -185,3 +185,15 @@ def delete_recording(user: User, recording_id: int) -> Recording | None:
         row.transition_to(Recording.State.DELETED)
         transaction.on_commit(lambda: _remove_files(name, parts))
     return row
+
+
+def enforce_plan_on_storage(user_id: int, limits: PlanLimits) -> list[str]:
+    """billing's plan enforcer for recordings: nothing is deleted; the creator is told when what they keep
+    is over the plan's storage (new streams are then not recorded)."""
+    used = storage_used(user_id)
+    if check_storage(limits, used, 0):
+        return []
+    return [
+        f"Your recordings take {used / 1024**3:.1f} GB of the plan's {limits.storage_gb} GB: nothing was "
+        "deleted, but new streams are not recorded until you delete some or upgrade."
+    ]

@@ -384,6 +384,13 @@ def end_sessions_over_plan(user_id: int) -> int:
     return ended
 
 
+def enforce_plan_on_live_sessions(user_id: int, limits: PlanLimits) -> list[str]:
+    """billing's plan enforcer for live streams: end those the plan no longer covers (a second run finds
+    them ended already)."""
+    ended = end_sessions_over_plan(user_id)
+    return [f"{ended} live stream(s) over the plan's limits were ended."] if ended else []
+
+
 def regenerate_ingest_key(user: User) -> IngestKey:
     return IngestKey.regenerate(user)
 

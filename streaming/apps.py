@@ -6,4 +6,8 @@ class StreamingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from billing.enforcement import register_plan_enforcer
         from streaming import checks  # noqa: F401  (registers the system checks)
+        from streaming.actions import enforce_plan_on_live_sessions
+
+        register_plan_enforcer("streaming.live_sessions", enforce_plan_on_live_sessions)

@@ -26,9 +26,28 @@ def _fake_stripe_server() -> Iterator[FakeStripe]:
         yield server
 
 
+TEST_SECRET_KEY = "sk_test_" + "prismTestsAgainstTheFake0001"
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process() -> Iterator[None]:
+    """Billing's tasks run in the test's process when queued (as a worker would run them: retries too),
+    so no message is left in the shared Redis broker."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 @pytest.fixture
-def fake_stripe(_fake_stripe_server: FakeStripe, monkeypatch: pytest.MonkeyPatch) -> FakeStripe:
-    """The fake Stripe, emptied, with stripe-python (ours and dj-stripe's) pointed at it."""
+def fake_stripe(
+    _fake_stripe_server: FakeStripe, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> FakeStripe:
+    """The fake Stripe, emptied, with stripe-python (ours and dj-stripe's) pointed at it and a test key
+    set (without one, billing is off and never calls Stripe)."""
+    settings.STRIPE_TEST_SECRET_KEY = TEST_SECRET_KEY
     _fake_stripe_server.reset()
     _fake_stripe_server.api_key = None
     monkeypatch.setattr(stripe, "api_base", _fake_stripe_server.url)

@@ -106,7 +106,7 @@ def test_the_billing_page_shows_plan_renewal_and_invoices(
     page = client.get("/pricing/billing/").content.decode()
     assert '<span id="current-plan">Pro</span>' in page
     assert "Renews on" in page
-    assert "19 USD" in page
+    assert "19.00 USD" in page  # exact, in the smallest unit Stripe bills
     assert "<td>paid</td>" in page
 
 

@@ -9,8 +9,8 @@ from django.test import Client
 
 from accounts.models import Notice, User
 from accounts.notices import dismiss, notify
-from billing.actions import enforce_lower_plan
-from billing.models import Subscription
+from billing.enforcement import carry_out_plan_enforcement
+from billing.models import PlanEnforcement, Subscription, SubscriptionChange
 from billing.plans import PlanName
 from platforms.models import PlatformConnection
 from recordings.models import Recording
@@ -29,12 +29,18 @@ def custom(user: User, name: str) -> PlatformConnection:
 
 
 def test_a_lapsed_plan_leaves_a_notice_on_the_next_page_until_dismissed(owner: User, stranger: User) -> None:
-    Subscription.objects.create(user=owner, plan=PlanName.PRO, status=Subscription.Status.CANCELED)
+    subscription = Subscription.objects.create(
+        user=owner, plan=PlanName.PRO, status=Subscription.Status.CANCELED
+    )
     custom(owner, "First")
     custom(owner, "Second")
     Recording.objects.create(user=owner, state=Recording.State.READY, bytes=3 * 1024**3)
 
-    enforce_lower_plan(owner.pk, PlanName.FREE)
+    change = SubscriptionChange.objects.create(
+        subscription=subscription, from_plan="PRO", to_plan="FREE", from_status="ACTIVE", to_status="CANCELED"
+    )
+    job = PlanEnforcement.objects.create(change=change, user=owner)
+    assert carry_out_plan_enforcement(job.pk) == PlanEnforcement.State.DONE
 
     assert len(mail.outbox) == 1
     notice = Notice.objects.get(user=owner)

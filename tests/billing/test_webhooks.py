@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import User
-from billing.models import SubscriptionChange
-from billing.stripe_state import state_of
+from billing.models import PlanEnforcement, SubscriptionChange
+from billing.stripe_state import StripeSubscriptionState, current_subscription, state_of
 from tests.billing.conftest import Endpoint, post_event, row, subscribe
 from tests.conftest import make_user
 from tests.fakes import stripe_webhooks
@@ -35,6 +35,15 @@ def snapshot(user: User) -> tuple:
 
 def act(fake: FakeStripe, sub_id: str, operation: str) -> None:
     sub = fake.objects[sub_id]
+    if operation == "second_subscription":  # Checkout twice, or one made in Stripe's dashboard
+        business = stripe.Price.list(lookup_keys=["prism_business_monthly"]).data[0]
+        stripe.Subscription.create(customer=sub["customer"], items=[{"price": business.id}])
+        return
+    if operation == "second_renewal":
+        others = [s for s in fake.all_of("subscription") if s["customer"] == sub["customer"] and s is not sub]
+        if others and others[-1]["status"] in ("active", "past_due"):
+            fake.renew(others[-1]["id"])
+        return
     if sub["status"] == "canceled":
         return
     if operation == "business":
@@ -51,18 +60,40 @@ def act(fake: FakeStripe, sub_id: str, operation: str) -> None:
         fake.renew(sub_id)
     elif operation == "cancel_now":
         fake.cancel_now(sub_id)
+    elif operation == "given_up_unpaid" and sub["status"] == "past_due":
+        fake.give_up_on_payment(sub_id, then="unpaid")
+
+
+def stripes_current_state(sub_id: str) -> StripeSubscriptionState:
+    """What the one rule makes of every subscription the customer has in Stripe now."""
+    customer = stripe.Subscription.retrieve(sub_id).customer
+    subscriptions = [s.to_dict() for s in stripe.Subscription.list(customer=customer, status="all").data]
+    state = state_of(current_subscription(subscriptions).current)
+    assert state is not None
+    return state
 
 
 operations = st.lists(
-    st.sampled_from(["business", "cancel_at_period_end", "failed_renewal", "renewal", "cancel_now"]),
-    max_size=4,
+    st.sampled_from(
+        [
+            "business",
+            "cancel_at_period_end",
+            "failed_renewal",
+            "renewal",
+            "cancel_now",
+            "second_subscription",
+            "second_renewal",
+            "given_up_unpaid",
+        ]
+    ),
+    max_size=5,
 )
 
 
 @pytest.mark.usefixtures("catalog")
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=operations, data=st.data())
-def test_random_events_in_random_order_move_plan_and_subscription_together_to_stripes_latest_state(
+def test_any_events_in_any_order_leave_the_plan_of_the_current_subscription_each_change_recorded_once(
     fake_stripe: FakeStripe, webhook_endpoint: Endpoint, ops: list[str], data: st.DataObject
 ) -> None:
     user = make_user()
@@ -105,14 +136,27 @@ def test_random_events_in_random_order_move_plan_and_subscription_together_to_st
         assert status == 200
         assert (after != before) == (changes == changes_before + 1)
         assert changes <= changes_before + 1
+        # Every good delivery reads Stripe's state now: from the first one on, the row is the current
+        # subscription's, whichever event it carried, and nothing after changes it again.
+        s, expected = row(user), stripes_current_state(sub_id)
+        assert (s.plan, s.status, s.stripe_subscription_id) == (
+            expected.plan,
+            expected.status,
+            expected.subscription_id,
+        )
         if after != before:
             latest = SubscriptionChange.objects.filter(subscription__user=user).first()
             assert (latest.to_plan, latest.to_status) == (row(user).effective_plan, row(user).status)
     for event, kind in deliveries:
         if kind in ("forged", "stale"):
             assert post_event(client, webhook_endpoint, event) == 200  # Stripe's retry, signed properly
-    latest = state_of(stripe.Subscription.retrieve(sub_id).to_dict())
+    latest = stripes_current_state(sub_id)
     s = row(user)
+    recorded = SubscriptionChange.objects.filter(subscription__user=user)
+    # Stripe's state was final before the first delivery: the first good one made the one change there is.
+    assert recorded.count() == 1
+    plan_changes = [c for c in recorded if c.changes_plan]
+    assert PlanEnforcement.objects.filter(user=user).count() == len(plan_changes)
     assert (s.plan, s.status, s.cancel_at_period_end) == (
         latest.plan,
         latest.status,

@@ -3,14 +3,16 @@
 The rules follow Stripe's for ``collection_method=charge_automatically`` card payments: the first invoice is
 charged at once (``active``, or ``incomplete`` when the card fails), a renewal that fails leaves the
 subscription ``past_due`` with the invoice open, and ``cancel_at_period_end`` ends it at the period's end.
-Prorations are not computed: a price change takes effect at once and bills nothing until the next cycle
-(``proration_behavior=always_invoice`` bills the new price's full amount at once).
+A price change with ``proration_behavior=always_invoice`` (or one that changes the billing interval) is
+prorated as Stripe does (``stripe_prorations``) and invoiced at once; otherwise it bills nothing until the
+next cycle. ``POST /v1/invoices/create_preview`` shows the same invoice without making it.
 """
 
 from __future__ import annotations
 
 from tests.fakes import stripe_documents as documents
 from tests.fakes import stripe_objects as build
+from tests.fakes import stripe_prorations as prorations
 from tests.fakes.stripe_ledger import StripeLedger
 from tests.fakes.stripe_wire import JsonDict, StripeError, merge_metadata, missing, new_id
 
@@ -210,9 +212,9 @@ class StripeBilling(StripeLedger):
             )
         before = self.render(sub)
         now = self.now()
-        changed_price = False
+        price_changes = self.price_changes(sub, params.get("items") or [])
         for i, change in enumerate(params.get("items") or []):
-            changed_price |= self._change_item(sub, change, i, now)
+            self._change_item(sub, change, i, now)
         if "cancel_at_period_end" in params:
             if params["cancel_at_period_end"] == "true":
                 end = sub["items"]["data"][0]["current_period_end"]
@@ -233,10 +235,90 @@ class StripeBilling(StripeLedger):
             sub["metadata"] = merge_metadata(sub["metadata"], params["metadata"])
         if "description" in params:
             sub["description"] = params["description"] or None
+        lines, new_period = prorations.prorate(price_changes, int(params.get("proration_date") or now))
+        if new_period is not None:
+            for item in sub["items"]["data"]:
+                item["current_period_start"], item["current_period_end"] = new_period
         self.record("customer.subscription.updated", sub, before)
-        if changed_price and params.get("proration_behavior") == "always_invoice":
-            self.attempt_invoice(self._invoice(sub, "subscription_update"), sub, None)
+        if price_changes and (params.get("proration_behavior") == "always_invoice" or new_period):
+            inv = self.proration_invoice(sub, lines, store=True)
+            if self.attempt_invoice(inv, sub, None, quiet=True) is False and sub["status"] == "active":
+                before = self.render(sub)
+                sub["status"] = "past_due"
+                self.record("customer.subscription.updated", sub, before)
         return sub
+
+    def price_changes(self, sub: JsonDict, changes: list[JsonDict]) -> list[prorations.PriceChange]:
+        """The items of ``sub`` whose price ``changes`` (``items[...]`` parameters) would replace."""
+        found = []
+        for change in changes:
+            item = next((it for it in sub["items"]["data"] if it["id"] == change.get("id")), None)
+            if item is None or not change.get("price") or change["price"] == item["price"]:
+                continue
+            new_price = self.recurring_price(change["price"], "items[][price]")
+            found.append(prorations.PriceChange(dict(item), self.objects[item["price"]], new_price))
+        return found
+
+    def proration_invoice(
+        self, sub: JsonDict, lines: list[prorations.ProrationLine], *, store: bool
+    ) -> JsonDict:
+        """The invoice of proration ``lines``: made and finalized (``store``), or else a preview."""
+        cust = self.get("customer", sub["customer"])
+        number = f"{cust['invoice_prefix']}-{cust['next_invoice_sequence']:04d}" if store else None
+        inv_id = new_id("in") if store else "upcoming_" + new_id("in")
+        inv = documents.invoice(self.now(), inv_id, cust, sub, "subscription_update", number)
+        for line in lines:
+            item = {
+                "id": line.item_id,
+                "quantity": 1,
+                "current_period_start": line.period[0],
+                "current_period_end": line.period[1],
+            }
+            rendered = documents.invoice_line(inv["id"], sub, item, self.objects[line.price_id], line.amount)
+            rendered["description"] = line.description
+            rendered["parent"]["subscription_item_details"]["proration"] = line.proration
+            inv["lines"]["data"].append(rendered)
+        total, due = sum(line.amount for line in lines), prorations.amount_due(lines)
+        inv["lines"]["total_count"] = len(lines)
+        inv.update(
+            amount_due=due,
+            amount_remaining=due,
+            subtotal=total,
+            subtotal_excluding_tax=total,
+            total=total,
+            total_excluding_tax=total,
+        )
+        if not store:
+            inv["status"] = "draft"
+            return inv
+        cust["next_invoice_sequence"] += 1
+        self.put(inv)
+        sub["latest_invoice"] = inv["id"]
+        self.record("invoice.created", inv)
+        inv.update(
+            status="open",
+            hosted_invoice_url=f"https://invoice.stripe.com/i/{inv['id']}",
+            invoice_pdf=f"https://pay.stripe.com/invoice/{inv['id']}/pdf",
+        )
+        inv["status_transitions"]["finalized_at"] = self.now()
+        self.record("invoice.finalized", inv)
+        if due == 0:
+            self._mark_paid(inv)
+        return inv
+
+    def give_up_on_payment(self, subscription_id: str, then: str = "canceled") -> list[JsonDict]:
+        """Stripe's last retry of a past-due invoice failed: the subscription becomes ``then`` (``canceled``
+        or ``unpaid``, as the account's settings say). Returns the Events."""
+        with self.lock:
+            mark = len(self.events)
+            sub = self.get("subscription", subscription_id)
+            if then == "canceled":
+                self.cancel_subscription(sub, reason="payment_failed")
+            else:
+                before = self.render(sub)
+                sub["status"] = "unpaid"
+                self.record("customer.subscription.updated", sub, before)
+            return self.events[mark:]
 
     def _change_item(self, sub: JsonDict, change: JsonDict, index: int, now: int) -> bool:
         items = sub["items"]["data"]

@@ -4,6 +4,7 @@ billing portal and events."""
 from __future__ import annotations
 
 from tests.fakes import stripe_objects as build
+from tests.fakes import stripe_prorations as prorations
 from tests.fakes.http_server import Reply, Request, route
 from tests.fakes.stripe_http import ID, StripeHTTP, params_of
 from tests.fakes.stripe_wire import (
@@ -187,6 +188,19 @@ class BillingRoutes(StripeHTTP):
             )
 
         return self.listing("invoice", request, keep)
+
+    @route("POST", r"/v1/invoices/create_preview")
+    def create_invoice_preview(self, request: Request) -> Reply:
+        """The invoice a subscription change would make now (prorations included), made nowhere."""
+        params = params_of(request)
+        sub = self.get("subscription", params.get("subscription"), "subscription")
+        if params.get("customer") not in (None, sub["customer"]):
+            raise StripeError(400, "The subscription does not belong to that customer.", param="customer")
+        details = params.get("subscription_details") or {}
+        changes = self.price_changes(sub, as_list(details.get("items")))
+        at = as_int(details.get("proration_date") or self.now(), "subscription_details[proration_date]")
+        lines, _ = prorations.prorate(changes, at)
+        return Reply(200, self.proration_invoice(sub, lines, store=False))
 
     @route("GET", r"/v1/invoices/" + ID)
     def retrieve_invoice(self, request: Request) -> Reply:

@@ -298,10 +298,42 @@ def test_changing_the_price_updates_the_item_and_records_what_it_was(
     item = sub["items"].data[0]
     changed = stripe.Subscription.modify(sub.id, items=[{"id": item.id, "price": catalog["yearly"].id}])
     assert [(i.id, i.price.id) for i in changed["items"].data] == [(item.id, catalog["yearly"].id)]
-    event = fake.events[-1]
-    assert event["type"] == "customer.subscription.updated"
+    event = [e for e in fake.events if e["type"] == "customer.subscription.updated"][-1]
     previous_items = event["data"]["previous_attributes"]["items"]["data"]
     assert previous_items[0]["price"]["id"] == catalog["monthly"].id
+
+
+def test_an_interval_change_is_previewed_then_invoiced_with_the_same_prorations(
+    fake: FakeStripe, catalog: dict[str, Any]
+) -> None:
+    sub = subscribe(fake, catalog["monthly"].id)
+    item = sub["items"].data[0]
+    at = item.current_period_start + (item.current_period_end - item.current_period_start) // 4
+    details = {
+        "items": [{"id": item.id, "price": catalog["yearly"].id}],
+        "proration_behavior": "always_invoice",
+        "proration_date": at,
+    }
+    preview = stripe.Invoice.create_preview(
+        customer=sub.customer, subscription=sub.id, subscription_details=details
+    )
+    monthly, yearly = catalog["monthly"].unit_amount, catalog["yearly"].unit_amount
+    credit = round(monthly * 3 / 4)
+    assert [line.amount for line in preview.lines.data] == [-credit, yearly]
+    assert preview.amount_due == yearly - credit
+    assert len(fake.all_of("invoice")) == 1  # a preview makes nothing
+
+    changed = stripe.Subscription.modify(
+        sub.id, items=details["items"], proration_behavior="always_invoice", proration_date=at
+    )
+    invoice = stripe.Invoice.retrieve(changed.latest_invoice)
+    assert (invoice.amount_due, invoice.status, invoice.billing_reason) == (
+        preview.amount_due,
+        "paid",
+        "subscription_update",
+    )
+    period = changed["items"].data[0]
+    assert (period.current_period_start, period.current_period_end - at > 360 * 86400) == (at, True)
 
 
 def test_cancel_at_period_end_cancels_when_the_period_ends(fake: FakeStripe, catalog: dict[str, Any]) -> None:

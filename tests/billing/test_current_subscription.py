@@ -1,0 +1,36 @@
+"""The one rule that picks a customer's current subscription, against exact cases. Pure."""
+
+from __future__ import annotations
+
+from billing.stripe_state import current_subscription
+
+
+def sub(sub_id: str, status: str, created: int) -> dict:
+    return {"id": sub_id, "status": status, "created": created}
+
+
+def test_the_oldest_live_subscription_is_current_and_the_other_live_ones_are_named() -> None:
+    chosen = current_subscription(
+        [sub("new", "active", 300), sub("old", "past_due", 100), sub("gone", "canceled", 50)]
+    )
+    assert chosen.current["id"] == "old"
+    assert chosen.others_live == ("new",)
+
+
+def test_with_none_live_the_newest_settled_one_shows_how_it_ended() -> None:
+    chosen = current_subscription(
+        [sub("a", "canceled", 100), sub("b", "unpaid", 200), sub("pending", "incomplete", 300)]
+    )
+    assert (chosen.current["id"], chosen.others_live) == ("b", ())
+
+
+def test_pending_subscriptions_alone_decide_nothing() -> None:
+    assert current_subscription([sub("p", "incomplete", 1), sub("q", "paused", 2)]).current is None
+    assert current_subscription([]).current is None
+
+
+def test_the_order_stripe_lists_them_in_does_not_matter() -> None:
+    subs = [sub("x", "active", 100), sub("y", "trialing", 100), sub("z", "active", 50)]
+    assert {
+        current_subscription(order).current["id"] for order in (subs, subs[::-1], subs[1:] + subs[:1])
+    } == {"z"}
