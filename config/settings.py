@@ -129,6 +129,18 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'prism.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # `make run`'s web, worker, media worker (many threads) and beat all write to one file.
+    # WAL lets readers go on while one writes; BEGIN IMMEDIATE takes the write lock when a
+    # transaction starts, so two writers queue on the busy timeout instead of one failing at
+    # once with "database is locked" (a read lock cannot be upgraded while another writes).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.float("SQLITE_BUSY_TIMEOUT_SECONDS", default=20.0),
+        }
+    )
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Shows which process holds which connection in pg_stat_activity (the Procfile names the media
     # worker after its node).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +26,13 @@ from billing.plans import (
 from platforms.models import PlatformConnection
 from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
 from streaming.quality import preset_named, session_ceiling
+from streaming.refusals import (
+    ALREADY_LIVE,
+    OLD_KEY,
+    SERVER_ERROR,
+    forget_publish_refused,
+    tell_publish_refused,
+)
 from streaming.renditions import DestinationNeed, SourceInfo, plan_renditions
 from studio.models import StudioSettings
 
@@ -36,13 +44,34 @@ DEFAULT_TITLE = "Live on Prism"
 class PublishAnswer:
     """``stream_name`` set: accept and rename the stream to it; else refuse with ``reason`` (logged).
 
-    ``readers``: tags of the relays and encoders started for a new session, which the answer
-    waits for (``wait_for_readers``) so they are connected when the first keyframe flows.
+    ``readers``: tags of the relays, encoders and recorder started for a new session, which the
+    answer waits for (``wait_for_readers``) so they are connected when the first keyframe flows.
+    ``session_id``: the session this publish started (None when it resumed one or was refused),
+    which ``withdraw_session`` removes if the answer cannot be given after all.
     """
 
     stream_name: str | None
     reason: str = ""
     readers: tuple[str, ...] = ()
+    session_id: int | None = None
+    user_id: int | None = None
+
+
+class PublishRefused(Exception):
+    """A refusal the creator can act on: ``message`` is for them, ``upgrade`` adds the upgrade link."""
+
+    def __init__(self, message: str, *, upgrade: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.upgrade = upgrade
+
+
+# Hooks for apps above streaming: called with the id of a session being withdrawn (inside the
+# transaction that deletes it), so they remove what they made for it (a recording and its parts).
+session_withdrawn_hooks: list[Callable[[int], None]] = []
+# Hooks for apps above streaming: called after a session is planned and committed, with its id;
+# each returns the reader tags it started (held by on_publish like the relays').
+session_started_hooks: list[Callable[[int], tuple[str, ...]]] = []
 
 
 def media_queue(node: str) -> str:
@@ -70,10 +99,32 @@ def duration_limit_message(plan: PlanLimits) -> str:
 
 
 def accept_publish(key: str, node: str) -> PublishAnswer:
-    """Decide an on_publish: a valid key of a user within plan limits starts (or resumes) a session."""
+    """Decide an on_publish: a valid key of a user within plan limits starts (or resumes) a session.
+
+    Every refusal of a known creator is shown in their studio (``streaming.refusals``); a key
+    that was theirs before they regenerated it is attributed to them too. A publish that fails
+    half-way leaves no session, relay or recording behind, and raises.
+    """
     user_id = IngestKey.user_id_for(key)
     if user_id is None:
+        previous_owner = IngestKey.user_id_for_previous(key)
+        if previous_owner is not None:
+            tell_publish_refused(previous_owner, OLD_KEY)
+            return PublishAnswer(None, "a replaced ingest key")
         return PublishAnswer(None, "unknown ingest key")
+    try:
+        answer = _start_or_resume(user_id, node)
+    except PublishRefused as refused:
+        tell_publish_refused(user_id, refused.message, upgrade=refused.upgrade)
+        return PublishAnswer(None, refused.message, user_id=user_id)
+    except Exception:
+        tell_publish_refused(user_id, SERVER_ERROR)
+        raise
+    forget_publish_refused(user_id)
+    return answer
+
+
+def _start_or_resume(user_id: int, node: str) -> PublishAnswer:
     user = User.objects.get(pk=user_id)
     grace = settings.STREAM_RECONNECT_GRACE_SECONDS
     with transaction.atomic():
@@ -86,7 +137,8 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
         if open_session is not None:
             left = open_session.publisher_left_at
             if open_session.publisher_connected:
-                return PublishAnswer(None, f"session {open_session.pk} already has a publisher")
+                logger.info("publish refused: session %s already has a publisher", open_session.pk)
+                raise PublishRefused(ALREADY_LIVE)
             if (
                 open_session.desired == StreamSession.Desired.LIVE
                 and open_session.node == node
@@ -96,13 +148,13 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
                 open_session.publisher_connected = True
                 open_session.publisher_left_at = None
                 open_session.save(update_fields=["publisher_connected", "publisher_left_at"])
-                return PublishAnswer(open_session.stream_name, "resumed")
+                return PublishAnswer(open_session.stream_name, "resumed", user_id=user_id)
             _end_locked(open_session, "The stream from OBS stopped.")
         plan = plan_limits_for(user)
         connections = active_connections(user)
         decision = check_destination_count(plan, len(connections))
         if not decision:
-            return PublishAnswer(None, decision.message)
+            raise PublishRefused(decision.message, upgrade=True)
         now = timezone.now()
         session = StreamSession.objects.create(
             user=user,
@@ -125,14 +177,41 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
         encoders = apply_plan(session, destinations, predicted_source(user.pk, session.quality_ceiling))
         session.planned = True
         session.save(update_fields=["planned"])
-        from streaming.tasks import check_source, start_supervisors
+        from streaming.tasks import check_source
 
-        transaction.on_commit(lambda: start_supervisors(session.pk))
         check_source.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
         readers = tuple(f"d{d.pk}" for d in destinations if not d.rendition) + tuple(
             f"e{e.pk}" for e in encoders
         )
-    return PublishAnswer(session.stream_name, "started", readers)
+    # Started after the commit (the workers must see the rows), and not as an on_commit hook:
+    # a failure here must remove the session, not leave it Starting with half its relays queued.
+    try:
+        from streaming.tasks import start_supervisors
+
+        readers += start_supervisors(session.pk)
+    except Exception:
+        withdraw_session(session.pk)
+        raise
+    return PublishAnswer(session.stream_name, "started", readers, session_id=session.pk, user_id=user_id)
+
+
+def abandon_publish(answer: PublishAnswer) -> None:
+    """The web could not give an accepting ``answer`` after all (nginx hears 403): remove the
+    session it started and tell the creator."""
+    if answer.session_id is not None:
+        withdraw_session(answer.session_id)
+    if answer.user_id is not None:
+        tell_publish_refused(answer.user_id, SERVER_ERROR)
+
+
+def withdraw_session(session_id: int) -> None:
+    """A publish that started this session was refused after all: remove the session and
+    everything made for it. Queued supervisors then find no row; a running one loses its lease
+    at its next heartbeat and kills its process."""
+    with transaction.atomic():
+        for hook in session_withdrawn_hooks:
+            hook(session_id)
+        StreamSession.objects.filter(pk=session_id).delete()
 
 
 def predicted_source(user_id: int, ceiling: str) -> SourceInfo:

@@ -78,17 +78,18 @@ def _check_source(session: StreamSession) -> None:
             transaction.on_commit(lambda pk=encoder.pk: enqueue_supervisor("encoder", pk, node))
 
 
-def start_supervisors(session_id: int) -> None:
-    """Queue one supervisor per encoder and destination of a session just planned, and its recorder."""
+def start_supervisors(session_id: int) -> tuple[str, ...]:
+    """Queue one supervisor per encoder and destination of a session just planned, and let the
+    apps above (recordings) start theirs; returns the reader tags those hooks started."""
     session = StreamSession.objects.get(pk=session_id)
     for pk in session.encoders.values_list("pk", flat=True):
         enqueue_supervisor("encoder", pk, session.node)
     for pk in session.destinations.values_list("pk", flat=True):
         enqueue_supervisor("destination", pk, session.node)
-    # Seam to recordings: one supervised recorder when the creator records and has room for it.
-    from recordings.actions import start_session_recording
-
-    start_session_recording(session_id)
+    readers: tuple[str, ...] = ()
+    for hook in actions.session_started_hooks:
+        readers += hook(session_id)
+    return readers
 
 
 @shared_task(name="streaming.tasks.supervise_destination", ignore_result=True)
