@@ -320,6 +320,8 @@ MEDIA_NODE = env.str("MEDIA_NODE", default="local")
 RTMP_PORT = env.int("RTMP_PORT", default=1935)
 # nginx-rtmp calls on_update this often (seconds) for each publisher and reader of a session.
 RTMP_UPDATE_SECONDS = env.int("RTMP_UPDATE_SECONDS", default=30)
+# Loopback HTTP port of this node's nginx-rtmp control module: Stop drops the publisher through it.
+RTMP_CONTROL_PORT = env.int("RTMP_CONTROL_PORT", default=8936)
 RTMP_PUBLIC_URL = env.str("RTMP_PUBLIC_URL", default=f"rtmp://127.0.0.1:{RTMP_PORT}/live")
 RTMP_CALLBACK_BASE = env.str("RTMP_CALLBACK_BASE", default="http://127.0.0.1:8000")
 # Who may call /rtmp/on_publish/ & co.: the media nodes' nginx (comma-separated CIDRs).

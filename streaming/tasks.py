@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from billing.models import plan_limits_for
 from platforms.targets import PlatformError, viewer_count
-from streaming import actions, supervisor
+from streaming import actions, ingest_control, supervisor
 from streaming.models import DestinationStream, Encoder, StreamSession
 from streaming.renditions import wait_until_live
 from streaming.status import push_session_status, push_to_user
@@ -110,6 +110,17 @@ def _finalize_if_ending(model: type[DestinationStream] | type[Encoder], pk: int)
     session_id = model.objects.filter(pk=pk).values_list("session_id", flat=True).first()
     if session_id is not None:
         actions.finalize_session(session_id)
+
+
+@shared_task(name="streaming.tasks.drop_publisher", ignore_result=True)
+def drop_publisher(stream_name: str) -> int:
+    """Runs on the session's node (its ``media.<node>`` queue): the control module is loopback-only."""
+    try:
+        return ingest_control.drop_publisher(stream_name)
+    except OSError:
+        # nginx drops it at its next on_update all the same (the session is no longer LIVE).
+        logger.warning("could not reach this node's nginx-rtmp control module", exc_info=True)
+        return 0
 
 
 @shared_task(name="streaming.tasks.finalize_session", ignore_result=True)

@@ -275,6 +275,7 @@ class IngestServer(_Nginx):
         workdir: Path | None = None,
     ) -> None:
         super().__init__(workdir)
+        self.control_port = free_port()
         self.update_seconds = update_seconds
         self.callback_base = callback_base
         self.node_name = node_name
@@ -294,6 +295,7 @@ class IngestServer(_Nginx):
                 user=_worker_user(),
                 idle_streams=self.idle_streams,
                 update_seconds=self.update_seconds,
+                control_port=self.control_port,
             )
         )
 

@@ -58,6 +58,7 @@ class MediaWorker:
     node: str
     rtmp_port: int
     log: Path
+    control_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -70,6 +71,7 @@ class MediaWorker:
             "MEDIA_NODE": self.node,
             "DB_APPLICATION_NAME": worker_application_name(self.node),
             "RTMP_PORT": str(self.rtmp_port),
+            "RTMP_CONTROL_PORT": str(self.control_port),
         }
         argv = [
             sys.executable,
@@ -152,7 +154,7 @@ class Engine:
         # of its publisher and of each reader, as a long stream does.
         ingest = IngestServer(self.live_url, node_name=name, update_seconds=2)
         ingest.start()
-        worker = MediaWorker(name, ingest.port, self.tmp / f"worker-{name}.log")
+        worker = MediaWorker(name, ingest.port, self.tmp / f"worker-{name}.log", ingest.control_port)
         node = Node(name, ingest, worker)
         self.nodes.append(node)
         worker.start()
