@@ -368,12 +368,11 @@ def _end_locked(session: StreamSession, reason: str, state: str = StreamSession.
     session.encoders.update(desired="STOP")
     if session.state in StreamSession.ACTIVE:
         session.transition_to(state, reason)
-    from streaming.tasks import drop_publisher, finalize_session
+    from streaming.tasks import drop_session_streams, finalize_session
 
-    if session.publisher_connected:
-        # Disconnect OBS now, on the node that holds it: its relays and recorder then see the
-        # end of the stream and stop at once, so the session is ENDED within a second or two.
-        drop_publisher.apply_async_on_commit(args=[session.stream_name], queue=media_queue(session.node))
+    # Disconnect OBS and the session's readers now, on the node that holds them: OBS sees the
+    # stream end, and every relay, encoder and recorder ends at once (docs/decisions.md).
+    drop_session_streams.apply_async_on_commit(args=[session.pk], queue=media_queue(session.node))
     finalize_session.apply_async_on_commit(args=[session.pk], countdown=1)
 
 

@@ -70,11 +70,14 @@ def callback_url(base: str, callback: str, node_name: str) -> str:
 CONTROL_PATH = "/control"
 
 
-def drop_publisher_url(control_port: int, stream_name: str, app: str = LIVE_APP) -> str:
-    """The control module's URL that disconnects the publisher of ``app``/``stream_name``."""
+def drop_url(control_port: int, who: str, app: str, stream_name: str) -> str:
+    """The control module's URL that disconnects the ``who`` ("publisher" or "subscriber": every
+    reader) of ``app``/``stream_name``."""
+    if who not in ("publisher", "subscriber"):
+        raise ValueError(f"nginx-rtmp drops a publisher or subscribers, not {who!r}")
     if not stream_name.replace("-", "").isalnum():
         raise ValueError("stream names are letters, digits and '-'")
-    return f"http://127.0.0.1:{control_port}{CONTROL_PATH}/drop/publisher?app={app}&name={stream_name}"
+    return f"http://127.0.0.1:{control_port}{CONTROL_PATH}/drop/{who}?app={app}&name={stream_name}"
 
 
 def _listen(host: str | None, port: int) -> str:

@@ -112,13 +112,17 @@ def _finalize_if_ending(model: type[DestinationStream] | type[Encoder], pk: int)
         actions.finalize_session(session_id)
 
 
-@shared_task(name="streaming.tasks.drop_publisher", ignore_result=True)
-def drop_publisher(stream_name: str) -> int:
+@shared_task(name="streaming.tasks.drop_session_streams", ignore_result=True)
+def drop_session_streams(session_id: int) -> int:
     """Runs on the session's node (its ``media.<node>`` queue): the control module is loopback-only."""
+    session = StreamSession.objects.filter(pk=session_id).first()
+    if session is None or session.desired != StreamSession.Desired.STOPPED:
+        return 0
+    renditions = list(session.encoders.values_list("rendition", flat=True))
     try:
-        return ingest_control.drop_publisher(stream_name)
+        return ingest_control.drop_session_streams(session.stream_name, renditions)
     except OSError:
-        # nginx drops it at its next on_update all the same (the session is no longer LIVE).
+        # nginx drops the publisher at its next on_update all the same (the session is not LIVE).
         logger.warning("could not reach this node's nginx-rtmp control module", exc_info=True)
         return 0
 

@@ -148,11 +148,11 @@ class Engine:
     tmp: Path
     nodes: list[Node] = field(default_factory=list)
 
-    def add_node(self, suffix: str) -> Node:
+    def add_node(self, suffix: str, update_seconds: int = 2) -> Node:
         name = node_name(suffix)
         # on_update every 2 s (30 s in production): every e2e stream goes through many updates
         # of its publisher and of each reader, as a long stream does.
-        ingest = IngestServer(self.live_url, node_name=name, update_seconds=2)
+        ingest = IngestServer(self.live_url, node_name=name, update_seconds=update_seconds)
         ingest.start()
         worker = MediaWorker(name, ingest.port, self.tmp / f"worker-{name}.log", ingest.control_port)
         node = Node(name, ingest, worker)
