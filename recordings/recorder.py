@@ -85,9 +85,9 @@ class RecorderKind(_Kind):
 
     @staticmethod
     def branded_encoder(rec: Recording) -> Encoder | None:
-        """The rendition a branded session records: the planner keeps exactly one running (every
-        need of a branded session has the same ceiling), named by the latest plan."""
-        return Encoder.objects.filter(session_id=rec.session_id, desired="RUN").order_by("-pk").first()
+        """The rendition a branded session records: the one planned at publish time (the
+        session's first encoder), which a re-plan keeps running for the recording."""
+        return Encoder.objects.filter(session_id=rec.session_id, desired="RUN").order_by("pk").first()
 
     def ready(self, row: Leased) -> bool:
         rec: Recording = row  # type: ignore[assignment]

@@ -252,6 +252,11 @@ def apply_plan(
             dest.save(update_fields=["rendition"])
     wanted = {r.suffix for r in plan.renditions}
     existing = {e.rendition: e for e in Encoder.objects.filter(session=session)}
+    if needs[-1:] and needs[-1].destination == RECORDING_NEED and existing:
+        # A re-plan (check_source) never moves the recording: it started with the stream on the
+        # rendition planned at publish time, and a second part of another size would not join
+        # into one file. That encoder (the session's first) runs on for the recorder.
+        wanted.add(min(existing.values(), key=lambda e: e.pk).rendition)
     to_start: list[Encoder] = []
     for suffix in sorted(wanted):
         encoder = existing.get(suffix)

@@ -525,14 +525,14 @@ def count_decoded_frames(path: Path, timeout: float = 20.0) -> int:
 
 
 def probe_file(path: Path, timeout: float = 20.0) -> dict[str, object]:
-    """ffprobe's JSON description of a recording's streams."""
+    """ffprobe's JSON description of a recording's streams and its length (format.duration)."""
     result = subprocess.run(
         [
             FFPROBE,
             "-v",
             "error",
             "-show_entries",
-            "stream=codec_type,codec_name,width,height,avg_frame_rate,sample_rate,profile",
+            "stream=codec_type,codec_name,width,height,avg_frame_rate,sample_rate,profile:format=duration",
             "-of",
             "json",
             str(path),
