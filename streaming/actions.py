@@ -153,36 +153,11 @@ def _start_or_resume(user_id: int, node: str) -> PublishAnswer:
         plan = plan_limits_for(user)
         connections = active_connections(user)
         decision = check_destination_count(plan, len(connections))
-        if not decision:
-            raise PublishRefused(decision.message, upgrade=True)
-        now = timezone.now()
-        session = StreamSession.objects.create(
-            user=user,
-            started_at=now,
-            ends_at=stream_ends_at(plan, now),
-            node=node,
-            stream_name=StreamSession.new_stream_name(),
-            title=DEFAULT_TITLE,
-            quality_ceiling=session_ceiling(StudioSettings.preferred_quality_of(user.pk), plan.max_quality),
-            branding=shows_branding(plan),
-        )
-        # Property 2: exactly one DestinationStream (hence one relay) per active destination.
-        DestinationStream.objects.bulk_create(
-            DestinationStream(session=session, connection=c, label=str(c), kind=c.kind) for c in connections
-        )
-        # Plan now, on what this creator is most likely sending, so relays and encoders start
-        # while nginx holds the publisher; check_source corrects the plan once the source is
-        # probed, and a copy relay refuses a source above its ceiling in the meantime.
-        destinations = list(session.destinations.all())
-        encoders = apply_plan(session, destinations, predicted_source(user.pk, session.quality_ceiling))
-        session.planned = True
-        session.save(update_fields=["planned"])
-        from streaming.tasks import check_source
-
-        check_source.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
-        readers = tuple(f"d{d.pk}" for d in destinations if not d.rendition) + tuple(
-            f"e{e.pk}" for e in encoders
-        )
+        if decision:
+            session, readers = _new_session_locked(user, node, plan, connections)
+    if not decision:
+        # Refused after the commit: a stale session ended above stays ended.
+        raise PublishRefused(decision.message, upgrade=True)
     # Started after the commit (the workers must see the rows), and not as an on_commit hook:
     # a failure here must remove the session, not leave it Starting with half its relays queued.
     try:
@@ -193,6 +168,40 @@ def _start_or_resume(user_id: int, node: str) -> PublishAnswer:
         withdraw_session(session.pk)
         raise
     return PublishAnswer(session.stream_name, "started", readers, session_id=session.pk, user_id=user_id)
+
+
+def _new_session_locked(
+    user: User, node: str, plan: PlanLimits, connections: list[PlatformConnection]
+) -> tuple[StreamSession, tuple[str, ...]]:
+    """Create and plan a session (inside the publish's transaction); returns it and the tags of
+    the readers its publish waits for."""
+    now = timezone.now()
+    session = StreamSession.objects.create(
+        user=user,
+        started_at=now,
+        ends_at=stream_ends_at(plan, now),
+        node=node,
+        stream_name=StreamSession.new_stream_name(),
+        title=DEFAULT_TITLE,
+        quality_ceiling=session_ceiling(StudioSettings.preferred_quality_of(user.pk), plan.max_quality),
+        branding=shows_branding(plan),
+    )
+    # Property 2: exactly one DestinationStream (hence one relay) per active destination.
+    DestinationStream.objects.bulk_create(
+        DestinationStream(session=session, connection=c, label=str(c), kind=c.kind) for c in connections
+    )
+    # Plan now, on what this creator is most likely sending, so relays and encoders start
+    # while nginx holds the publisher; check_source corrects the plan once the source is
+    # probed, and a copy relay refuses a source above its ceiling in the meantime.
+    destinations = list(session.destinations.all())
+    encoders = apply_plan(session, destinations, predicted_source(user.pk, session.quality_ceiling))
+    session.planned = True
+    session.save(update_fields=["planned"])
+    from streaming.tasks import check_source
+
+    check_source.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
+    readers = tuple(f"d{d.pk}" for d in destinations if not d.rendition) + tuple(f"e{e.pk}" for e in encoders)
+    return session, readers
 
 
 def abandon_publish(answer: PublishAnswer) -> None:
