@@ -1,9 +1,10 @@
 """The studio's live status socket: ``ws/streams/``.
 
 Authenticates, joins the owner's group (``streaming.status.user_group``), sends the current
-status at once, relays the engine's pushes and takes two messages from the page: ``ping``
-and ``stop``. Everything it sends is rebuilt from an allow-list of fields, so a secret added
-to an engine payload later (a stream key, a target URL) can never reach a browser.
+status at once (and the last refused publish, if recent), relays the engine's pushes (status,
+warnings, refused publishes) and takes two messages from the page: ``ping`` and ``stop``.
+Everything it sends is rebuilt from an allow-list of fields, so a secret added to an engine
+payload later (a stream key, a target URL) can never reach a browser.
 """
 
 from __future__ import annotations
