@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from billing.models import Subscription
@@ -142,3 +144,20 @@ def test_a_key_nobody_ever_had_is_refused_without_telling_anyone(
     assert client.post(ON_PUBLISH, publish_form("live_never-issued")).status_code == 403
     assert last_publish_refused(owner.pk) is None
     assert last_publish_refused(stranger.pk) is None
+
+
+def test_a_plan_refusal_still_ends_the_stale_session_it_found(client: Client, owner: User) -> None:
+    key = IngestKey.regenerate(owner).key
+    stale = StreamSession.objects.create(
+        user=owner,
+        node="n1",
+        stream_name=StreamSession.new_stream_name(),
+        quality_ceiling="720p",
+        publisher_connected=False,
+        publisher_left_at=timezone.now() - timedelta(hours=1),
+    )
+    with_destinations(owner, 2)  # FREE: one too many
+    assert client.post(ON_PUBLISH, publish_form(key)).status_code == 403
+    stale.refresh_from_db()
+    assert stale.state == StreamSession.State.ENDING
+    assert StreamSession.objects.count() == 1
