@@ -132,6 +132,18 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'prism.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # `make run`'s web, worker, media worker (many threads) and beat all write to one file.
+    # WAL lets readers go on while one writes; BEGIN IMMEDIATE takes the write lock when a
+    # transaction starts, so two writers queue on the busy timeout instead of one failing at
+    # once with "database is locked" (a read lock cannot be upgraded while another writes).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.float("SQLITE_BUSY_TIMEOUT_SECONDS", default=20.0),
+        }
+    )
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Shows which process holds which connection in pg_stat_activity (the Procfile names the media
     # worker after its node).
@@ -336,6 +348,8 @@ MEDIA_NODE = env.str("MEDIA_NODE", default="local")
 RTMP_PORT = env.int("RTMP_PORT", default=1935)
 # nginx-rtmp calls on_update this often (seconds) for each publisher and reader of a session.
 RTMP_UPDATE_SECONDS = env.int("RTMP_UPDATE_SECONDS", default=30)
+# Loopback HTTP port of this node's nginx-rtmp control module: Stop drops the publisher through it.
+RTMP_CONTROL_PORT = env.int("RTMP_CONTROL_PORT", default=8936)
 RTMP_PUBLIC_URL = env.str("RTMP_PUBLIC_URL", default=f"rtmp://127.0.0.1:{RTMP_PORT}/live")
 RTMP_CALLBACK_BASE = env.str("RTMP_CALLBACK_BASE", default="http://127.0.0.1:8000")
 # Who may call /rtmp/on_publish/ & co.: the media nodes' nginx (comma-separated CIDRs).

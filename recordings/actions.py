@@ -17,7 +17,7 @@ from billing.plans import Decision, PlanLimits, check_storage
 from billing.prompts import upgrade_url
 from recordings.models import Recording, RecordingPreference, storage_used
 from recordings.quota import may_start_recording
-from recordings.recorder import parts_dir, parts_of
+from recordings.recorder import parts_dir, parts_of, recorder_tag
 from recordings.remux import probe_duration, remux_parts, remux_timeout
 from streaming.actions import media_queue
 from streaming.models import StreamEvent, StreamSession
@@ -80,6 +80,23 @@ def start_session_recording(session_id: int) -> Recording | None:
         node = session.node
         transaction.on_commit(lambda: enqueue_recorder(recording.pk, node))
     return recording
+
+
+def recorder_readers_for_new_session(session_id: int) -> tuple[str, ...]:
+    """The engine's start hook: start the session's recording; the publish waits for a recorder
+    that reads the live stream (a branded one reads its rendition, which is held by its encoder)."""
+    recording = start_session_recording(session_id)
+    if recording is None or recording.session is None or recording.session.branding:
+        return ()
+    return (recorder_tag(recording.pk),)
+
+
+def withdraw_recording(session_id: int) -> None:
+    """The engine's withdraw hook: the session never was; neither was its recording."""
+    for row in Recording.objects.filter(session_id=session_id):
+        parts = parts_dir(row)
+        row.delete()
+        transaction.on_commit(lambda parts=parts: shutil.rmtree(parts, ignore_errors=True))
 
 
 def enqueue_recorder(recording_id: int, node: str) -> bool:

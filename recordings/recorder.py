@@ -40,6 +40,11 @@ def bytes_written(recording: Recording) -> int:
     return sum(part.stat().st_size for part in parts_of(recording))
 
 
+def recorder_tag(recording_id: int) -> str:
+    """How the recorder names itself to on_play, so the publish is held until it is connected."""
+    return f"r{recording_id}"
+
+
 def recorder_job(input_url: str, path: Path) -> RelayJob:
     """A recorder is a relay whose output is a new FLV file (no key, so no key pipe)."""
     return RelayJob(input_url, str(path.resolve()), format="flv")
@@ -80,9 +85,9 @@ class RecorderKind(_Kind):
 
     @staticmethod
     def branded_encoder(rec: Recording) -> Encoder | None:
-        """The rendition a branded session records: the planner keeps exactly one running (every
-        need of a branded session has the same ceiling), named by the latest plan."""
-        return Encoder.objects.filter(session_id=rec.session_id, desired="RUN").order_by("-pk").first()
+        """The rendition a branded session records: the one planned at publish time (the
+        session's first encoder), which a re-plan keeps running for the recording."""
+        return Encoder.objects.filter(session_id=rec.session_id, desired="RUN").order_by("pk").first()
 
     def ready(self, row: Leased) -> bool:
         rec: Recording = row  # type: ignore[assignment]
@@ -90,10 +95,12 @@ class RecorderKind(_Kind):
             return False
         if not rec.session.branding:
             return True
-        # Recorded from the branded rendition once the plan is final (the source checked), so a
-        # guessed rendition replaced a second later does not leave a part of another size.
+        # A branded recording reads the branded rendition planned at publish time from the
+        # start, as the destinations' relays do: connected before its encoder publishes
+        # (idle_streams), it gets the rendition's first frame. After a failure it waits for
+        # the encoder to run again.
         encoder = self.branded_encoder(rec)
-        return rec.session.source_checked and encoder is not None and encoder.state == Encoder.State.RUNNING
+        return encoder is not None and (encoder.state == Encoder.State.RUNNING or encoder.attempts == 0)
 
     def input_of(self, row: Leased) -> str:
         rec: Recording = row  # type: ignore[assignment]
@@ -102,8 +109,9 @@ class RecorderKind(_Kind):
             encoder = self.branded_encoder(rec)
             suffix = encoder.rendition if encoder is not None else "none"
             return local_url("rendition", f"{session.stream_name}-{suffix}")
-        # Untagged: the publish is not held for the recorder (it joins at the next keyframe).
-        return local_url("live", session.stream_name)
+        # Tagged: on_publish waits for the recorder as for a relay, so the recording starts
+        # with the stream's first frame instead of at the next keyframe.
+        return local_url("live", session.stream_name, recorder_tag(rec.pk))
 
     def input_missing(self, row: Leased) -> bool:
         rec: Recording = row  # type: ignore[assignment]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,13 @@ from platforms.actions import Saved, add_custom_destination
 from platforms.models import PlatformConnection
 from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
 from streaming.quality import preset_named, session_ceiling
+from streaming.refusals import (
+    ALREADY_LIVE,
+    OLD_KEY,
+    SERVER_ERROR,
+    forget_publish_refused,
+    tell_publish_refused,
+)
 from streaming.renditions import DestinationNeed, SourceInfo, plan_renditions
 from studio.models import StudioSettings
 
@@ -37,13 +45,34 @@ DEFAULT_TITLE = "Live on Prism"
 class PublishAnswer:
     """``stream_name`` set: accept and rename the stream to it; else refuse with ``reason`` (logged).
 
-    ``readers``: tags of the relays and encoders started for a new session, which the answer
-    waits for (``wait_for_readers``) so they are connected when the first keyframe flows.
+    ``readers``: tags of the relays, encoders and recorder started for a new session, which the
+    answer waits for (``wait_for_readers``) so they are connected when the first keyframe flows.
+    ``session_id``: the session this publish started (None when it resumed one or was refused),
+    which ``withdraw_session`` removes if the answer cannot be given after all.
     """
 
     stream_name: str | None
     reason: str = ""
     readers: tuple[str, ...] = ()
+    session_id: int | None = None
+    user_id: int | None = None
+
+
+class PublishRefused(Exception):
+    """A refusal the creator can act on: ``message`` is for them, ``upgrade`` adds the upgrade link."""
+
+    def __init__(self, message: str, *, upgrade: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.upgrade = upgrade
+
+
+# Hooks for apps above streaming: called with the id of a session being withdrawn (inside the
+# transaction that deletes it), so they remove what they made for it (a recording and its parts).
+session_withdrawn_hooks: list[Callable[[int], None]] = []
+# Hooks for apps above streaming: called after a session is planned and committed, with its id;
+# each returns the reader tags it started (held by on_publish like the relays').
+session_started_hooks: list[Callable[[int], tuple[str, ...]]] = []
 
 
 def media_queue(node: str) -> str:
@@ -71,10 +100,32 @@ def duration_limit_message(plan: PlanLimits) -> str:
 
 
 def accept_publish(key: str, node: str) -> PublishAnswer:
-    """Decide an on_publish: a valid key of a user within plan limits starts (or resumes) a session."""
+    """Decide an on_publish: a valid key of a user within plan limits starts (or resumes) a session.
+
+    Every refusal of a known creator is shown in their studio (``streaming.refusals``); a key
+    that was theirs before they regenerated it is attributed to them too. A publish that fails
+    half-way leaves no session, relay or recording behind, and raises.
+    """
     user_id = IngestKey.user_id_for(key)
     if user_id is None:
+        previous_owner = IngestKey.user_id_for_previous(key)
+        if previous_owner is not None:
+            tell_publish_refused(previous_owner, OLD_KEY)
+            return PublishAnswer(None, "a replaced ingest key")
         return PublishAnswer(None, "unknown ingest key")
+    try:
+        answer = _start_or_resume(user_id, node)
+    except PublishRefused as refused:
+        tell_publish_refused(user_id, refused.message, upgrade=refused.upgrade)
+        return PublishAnswer(None, refused.message, user_id=user_id)
+    except Exception:
+        tell_publish_refused(user_id, SERVER_ERROR)
+        raise
+    forget_publish_refused(user_id)
+    return answer
+
+
+def _start_or_resume(user_id: int, node: str) -> PublishAnswer:
     user = User.objects.get(pk=user_id)
     grace = settings.STREAM_RECONNECT_GRACE_SECONDS
     with transaction.atomic():
@@ -87,7 +138,8 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
         if open_session is not None:
             left = open_session.publisher_left_at
             if open_session.publisher_connected:
-                return PublishAnswer(None, f"session {open_session.pk} already has a publisher")
+                logger.info("publish refused: session %s already has a publisher", open_session.pk)
+                raise PublishRefused(ALREADY_LIVE)
             if (
                 open_session.desired == StreamSession.Desired.LIVE
                 and open_session.node == node
@@ -97,43 +149,79 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
                 open_session.publisher_connected = True
                 open_session.publisher_left_at = None
                 open_session.save(update_fields=["publisher_connected", "publisher_left_at"])
-                return PublishAnswer(open_session.stream_name, "resumed")
+                return PublishAnswer(open_session.stream_name, "resumed", user_id=user_id)
             _end_locked(open_session, "The stream from OBS stopped.")
         plan = plan_limits_for(user)
         connections = active_connections(user)
         decision = check_destination_count(plan, len(connections))
-        if not decision:
-            return PublishAnswer(None, decision.message)
-        now = timezone.now()
-        session = StreamSession.objects.create(
-            user=user,
-            started_at=now,
-            ends_at=stream_ends_at(plan, now),
-            node=node,
-            stream_name=StreamSession.new_stream_name(),
-            title=DEFAULT_TITLE,
-            quality_ceiling=session_ceiling(StudioSettings.preferred_quality_of(user.pk), plan.max_quality),
-            branding=shows_branding(plan),
-        )
-        # Property 2: exactly one DestinationStream (hence one relay) per active destination.
-        DestinationStream.objects.bulk_create(
-            DestinationStream(session=session, connection=c, label=str(c), kind=c.kind) for c in connections
-        )
-        # Plan now, on what this creator is most likely sending, so relays and encoders start
-        # while nginx holds the publisher; check_source corrects the plan once the source is
-        # probed, and a copy relay refuses a source above its ceiling in the meantime.
-        destinations = list(session.destinations.all())
-        encoders = apply_plan(session, destinations, predicted_source(user.pk, session.quality_ceiling))
-        session.planned = True
-        session.save(update_fields=["planned"])
-        from streaming.tasks import check_source, start_supervisors
+        if decision:
+            session, readers = _new_session_locked(user, node, plan, connections)
+    if not decision:
+        # Refused after the commit: a stale session ended above stays ended.
+        raise PublishRefused(decision.message, upgrade=True)
+    # Started after the commit (the workers must see the rows), and not as an on_commit hook:
+    # a failure here must remove the session, not leave it Starting with half its relays queued.
+    try:
+        from streaming.tasks import start_supervisors
 
-        transaction.on_commit(lambda: start_supervisors(session.pk))
-        check_source.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
-        readers = tuple(f"d{d.pk}" for d in destinations if not d.rendition) + tuple(
-            f"e{e.pk}" for e in encoders
-        )
-    return PublishAnswer(session.stream_name, "started", readers)
+        readers += start_supervisors(session.pk)
+    except Exception:
+        withdraw_session(session.pk)
+        raise
+    return PublishAnswer(session.stream_name, "started", readers, session_id=session.pk, user_id=user_id)
+
+
+def _new_session_locked(
+    user: User, node: str, plan: PlanLimits, connections: list[PlatformConnection]
+) -> tuple[StreamSession, tuple[str, ...]]:
+    """Create and plan a session (inside the publish's transaction); returns it and the tags of
+    the readers its publish waits for."""
+    now = timezone.now()
+    session = StreamSession.objects.create(
+        user=user,
+        started_at=now,
+        ends_at=stream_ends_at(plan, now),
+        node=node,
+        stream_name=StreamSession.new_stream_name(),
+        title=DEFAULT_TITLE,
+        quality_ceiling=session_ceiling(StudioSettings.preferred_quality_of(user.pk), plan.max_quality),
+        branding=shows_branding(plan),
+    )
+    # Property 2: exactly one DestinationStream (hence one relay) per active destination.
+    DestinationStream.objects.bulk_create(
+        DestinationStream(session=session, connection=c, label=str(c), kind=c.kind) for c in connections
+    )
+    # Plan now, on what this creator is most likely sending, so relays and encoders start
+    # while nginx holds the publisher; check_source corrects the plan once the source is
+    # probed, and a copy relay refuses a source above its ceiling in the meantime.
+    destinations = list(session.destinations.all())
+    encoders = apply_plan(session, destinations, predicted_source(user.pk, session.quality_ceiling))
+    session.planned = True
+    session.save(update_fields=["planned"])
+    from streaming.tasks import check_source
+
+    check_source.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
+    readers = tuple(f"d{d.pk}" for d in destinations if not d.rendition) + tuple(f"e{e.pk}" for e in encoders)
+    return session, readers
+
+
+def abandon_publish(answer: PublishAnswer) -> None:
+    """The web could not give an accepting ``answer`` after all (nginx hears 403): remove the
+    session it started and tell the creator."""
+    if answer.session_id is not None:
+        withdraw_session(answer.session_id)
+    if answer.user_id is not None:
+        tell_publish_refused(answer.user_id, SERVER_ERROR)
+
+
+def withdraw_session(session_id: int) -> None:
+    """A publish that started this session was refused after all: remove the session and
+    everything made for it. Queued supervisors then find no row; a running one loses its lease
+    at its next heartbeat and kills its process."""
+    with transaction.atomic():
+        for hook in session_withdrawn_hooks:
+            hook(session_id)
+        StreamSession.objects.filter(pk=session_id).delete()
 
 
 def predicted_source(user_id: int, ceiling: str) -> SourceInfo:
@@ -174,6 +262,11 @@ def apply_plan(
             dest.save(update_fields=["rendition"])
     wanted = {r.suffix for r in plan.renditions}
     existing = {e.rendition: e for e in Encoder.objects.filter(session=session)}
+    if needs[-1:] and needs[-1].destination == RECORDING_NEED and existing:
+        # A re-plan (check_source) never moves the recording: it started with the stream on the
+        # rendition planned at publish time, and a second part of another size would not join
+        # into one file. That encoder (the session's first) runs on for the recorder.
+        wanted.add(min(existing.values(), key=lambda e: e.pk).rendition)
     to_start: list[Encoder] = []
     for suffix in sorted(wanted):
         encoder = existing.get(suffix)
@@ -290,8 +383,11 @@ def _end_locked(session: StreamSession, reason: str, state: str = StreamSession.
     session.encoders.update(desired="STOP")
     if session.state in StreamSession.ACTIVE:
         session.transition_to(state, reason)
-    from streaming.tasks import finalize_session
+    from streaming.tasks import drop_session_streams, finalize_session
 
+    # Disconnect OBS and the session's readers now, on the node that holds them: OBS sees the
+    # stream end, and every relay, encoder and recorder ends at once (docs/decisions.md).
+    drop_session_streams.apply_async_on_commit(args=[session.pk], queue=media_queue(session.node))
     finalize_session.apply_async_on_commit(args=[session.pk], countdown=1)
 
 

@@ -1,9 +1,10 @@
 """The studio's live status socket: ``ws/streams/``.
 
 Authenticates, joins the owner's group (``streaming.status.user_group``), sends the current
-status at once, relays the engine's pushes and takes two messages from the page: ``ping``
-and ``stop``. Everything it sends is rebuilt from an allow-list of fields, so a secret added
-to an engine payload later (a stream key, a target URL) can never reach a browser.
+status at once (and the last refused publish, if recent), relays the engine's pushes (status,
+warnings, refused publishes) and takes two messages from the page: ``ping`` and ``stop``.
+Everything it sends is rebuilt from an allow-list of fields, so a secret added to an engine
+payload later (a stream key, a target URL) can never reach a browser.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from streaming import actions
 from streaming.models import StreamSession
+from streaming.refusals import last_publish_refused
 from streaming.status import session_payload, user_group
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,24 @@ def public_status(payload: dict[str, Any] | None) -> dict[str, object]:
             if isinstance(dest, dict)
         ],
     }
+
+
+def public_refusal(event: dict[str, Any]) -> dict[str, object]:
+    """The ``refused`` message (a publish was refused: why, and the upgrade link if it is the plan)."""
+    link = str(event.get("upgrade_url") or "")
+    return {
+        "type": "refused",
+        "message": str(event.get("message", ""))[:300],
+        # Only a link of ours (an absolute http(s) URL built by billing.prompts) ever reaches the page.
+        "upgrade_url": link if link.startswith(("https://", "http://")) else "",
+    }
+
+
+def stored_refusal(user_id: int) -> dict[str, object] | None:
+    refusal = last_publish_refused(user_id)
+    if refusal is None:
+        return None
+    return public_refusal({"message": refusal.message, "upgrade_url": refusal.upgrade_url})
 
 
 def latest_status(user_id: int) -> dict[str, object]:
@@ -75,6 +95,9 @@ class StreamStatusConsumer(AsyncJsonWebsocketConsumer):
         self.group = user_group(self.user_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_json(await database_sync_to_async(latest_status)(self.user_id))
+        refusal = await database_sync_to_async(stored_refusal)(self.user_id)
+        if refusal is not None:
+            await self.send_json(refusal)
 
     async def disconnect(self, code: int) -> None:
         if self.group is not None:
@@ -117,6 +140,11 @@ class StreamStatusConsumer(AsyncJsonWebsocketConsumer):
 
     async def stream_status(self, event: dict[str, Any]) -> None:
         await self.send_json(public_status(event))
+
+    async def stream_refused(self, event: dict[str, Any]) -> None:
+        await self.send_json(public_refusal(event))
+        # Whatever the refused publish touched is gone: show the session as it really is.
+        await self.send_json(await database_sync_to_async(latest_status)(self.user_id))
 
     async def stream_warning(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "warning", "message": str(event.get("message", ""))[:500]})

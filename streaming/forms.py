@@ -7,7 +7,7 @@ from django.core.validators import RegexValidator
 
 NODE = RegexValidator(r"^[A-Za-z0-9_-]{1,64}$")
 NAME = RegexValidator(r"^[A-Za-z0-9_.~-]{1,200}$")
-READER = RegexValidator(r"^[de][0-9]{1,12}$")
+READER = RegexValidator(r"^[der][0-9]{1,12}$")  # destination, encoder, recorder
 
 
 class RtmpCallbackForm(forms.Form):
@@ -21,6 +21,6 @@ class RtmpCallbackForm(forms.Form):
     flashver = forms.CharField(max_length=200, required=False)
     tcurl = forms.CharField(max_length=500, required=False)
     type = forms.CharField(max_length=32, required=False)
-    # on_play: which of our readers this is (``?reader=d<pk>`` on the play URL), if one.
+    # on_play: which of our readers this is (``?reader=d<pk>``, ``e<pk>``, ``r<pk>`` on the play URL), if one.
     reader = forms.CharField(max_length=16, required=False, validators=[READER])
     node = forms.CharField(max_length=64, validators=[NODE])

@@ -103,6 +103,9 @@ class IngestKey(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ingest_key")
     digest = models.CharField(max_length=64, unique=True)
+    # The key this one replaced: a publish with it is still refused, but the creator is told
+    # (in the studio) that OBS holds an old key, instead of seeing nothing at all.
+    previous_digest = models.CharField(max_length=64, blank=True, default="", db_index=True)
     key = EncryptedTextField()
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -122,14 +125,26 @@ class IngestKey(models.Model):
     def regenerate(cls, user: models.Model) -> IngestKey:
         """A fresh key; the old digest is overwritten in the same row, so it stops working at once."""
         key = KEY_PREFIX + secrets.token_urlsafe(24)
+        previous = cls.objects.filter(user=user).values_list("digest", flat=True).first() or ""
         row, _ = cls.objects.update_or_create(
-            user=user, defaults={"digest": digest_of(key), "key": key, "created_at": timezone.now()}
+            user=user,
+            defaults={
+                "digest": digest_of(key),
+                "previous_digest": previous,
+                "key": key,
+                "created_at": timezone.now(),
+            },
         )
         return row
 
     @classmethod
     def user_id_for(cls, key: str) -> int | None:
         return cls.objects.filter(digest=digest_of(key)).values_list("user_id", flat=True).first()
+
+    @classmethod
+    def user_id_for_previous(cls, key: str) -> int | None:
+        """Whose key ``key`` was until they regenerated it (never accepted: only to tell them)."""
+        return cls.objects.filter(previous_digest=digest_of(key)).values_list("user_id", flat=True).first()
 
 
 class StreamSession(StateMachine):

@@ -57,11 +57,27 @@ class RtmpConfig:
     # Seconds between on_update calls for every publisher and reader of `live`: how soon a
     # stopped or over-limit session's publisher (and any stray reader) is dropped.
     update_seconds: int = 30
+    # Loopback HTTP port of nginx-rtmp's control module: the node's media worker asks it to
+    # drop a stopped session's publisher at once (``drop_publisher_url``). None: not served.
+    control_port: int | None = None
 
 
 def callback_url(base: str, callback: str, node_name: str) -> str:
     """The URL nginx calls for ``callback``; the node name tells the web which node took it."""
     return f"{base.rstrip('/')}{CALLBACK_PATHS[callback]}?node={node_name}"
+
+
+CONTROL_PATH = "/control"
+
+
+def drop_url(control_port: int, who: str, app: str, stream_name: str) -> str:
+    """The control module's URL that disconnects the ``who`` ("publisher" or "subscriber": every
+    reader) of ``app``/``stream_name``."""
+    if who not in ("publisher", "subscriber"):
+        raise ValueError(f"nginx-rtmp drops a publisher or subscribers, not {who!r}")
+    if not stream_name.replace("-", "").isalnum():
+        raise ValueError("stream names are letters, digits and '-'")
+    return f"http://127.0.0.1:{control_port}{CONTROL_PATH}/drop/{who}?app={app}&name={stream_name}"
 
 
 def _listen(host: str | None, port: int) -> str:
@@ -158,7 +174,7 @@ def render_nginx_rtmp_config(config: RtmpConfig) -> str:
             "        }",
         ]
     lines += ["    }", "}"]
-    if config.hls_http_port is not None:
+    if config.hls_http_port is not None or config.control_port is not None:
         tmp = rt / "tmp"
         lines += [
             "",
@@ -170,6 +186,9 @@ def render_nginx_rtmp_config(config: RtmpConfig) -> str:
             f"    fastcgi_temp_path {tmp / 'fastcgi'};",
             f"    uwsgi_temp_path {tmp / 'uwsgi'};",
             f"    scgi_temp_path {tmp / 'scgi'};",
+        ]
+    if config.hls_http_port is not None:
+        lines += [
             "    types {",
             "        application/vnd.apple.mpegurl m3u8;",
             "        video/mp2t ts;",
@@ -183,8 +202,22 @@ def render_nginx_rtmp_config(config: RtmpConfig) -> str:
             "            add_header Cache-Control no-cache always;",
             "        }",
             "    }",
-            "}",
         ]
+    if config.control_port is not None:
+        lines += [
+            # Drops publishers and readers on request: bound to loopback and allowed from
+            # loopback only, whatever listen_host says (only this node's media worker calls it).
+            "    server {",
+            f"        listen 127.0.0.1:{config.control_port};",
+            f"        location {CONTROL_PATH} {{",
+            "            rtmp_control all;",
+            "            allow 127.0.0.1;",
+            "            deny all;",
+            "        }",
+            "    }",
+        ]
+    if config.hls_http_port is not None or config.control_port is not None:
+        lines.append("}")
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from billing.models import plan_limits_for
 from platforms.targets import PlatformError, viewer_count
-from streaming import actions, supervisor
+from streaming import actions, ingest_control, supervisor
 from streaming.models import DestinationStream, Encoder, StreamSession
 from streaming.renditions import wait_until_live
 from streaming.status import push_session_status, push_to_user
@@ -78,17 +78,18 @@ def _check_source(session: StreamSession) -> None:
             transaction.on_commit(lambda pk=encoder.pk: enqueue_supervisor("encoder", pk, node))
 
 
-def start_supervisors(session_id: int) -> None:
-    """Queue one supervisor per encoder and destination of a session just planned, and its recorder."""
+def start_supervisors(session_id: int) -> tuple[str, ...]:
+    """Queue one supervisor per encoder and destination of a session just planned, and let the
+    apps above (recordings) start theirs; returns the reader tags those hooks started."""
     session = StreamSession.objects.get(pk=session_id)
     for pk in session.encoders.values_list("pk", flat=True):
         enqueue_supervisor("encoder", pk, session.node)
     for pk in session.destinations.values_list("pk", flat=True):
         enqueue_supervisor("destination", pk, session.node)
-    # Seam to recordings: one supervised recorder when the creator records and has room for it.
-    from recordings.actions import start_session_recording
-
-    start_session_recording(session_id)
+    readers: tuple[str, ...] = ()
+    for hook in actions.session_started_hooks:
+        readers += hook(session_id)
+    return readers
 
 
 @shared_task(name="streaming.tasks.supervise_destination", ignore_result=True)
@@ -109,6 +110,21 @@ def _finalize_if_ending(model: type[DestinationStream] | type[Encoder], pk: int)
     session_id = model.objects.filter(pk=pk).values_list("session_id", flat=True).first()
     if session_id is not None:
         actions.finalize_session(session_id)
+
+
+@shared_task(name="streaming.tasks.drop_session_streams", ignore_result=True)
+def drop_session_streams(session_id: int) -> int:
+    """Runs on the session's node (its ``media.<node>`` queue): the control module is loopback-only."""
+    session = StreamSession.objects.filter(pk=session_id).first()
+    if session is None or session.desired != StreamSession.Desired.STOPPED:
+        return 0
+    renditions = list(session.encoders.values_list("rendition", flat=True))
+    try:
+        return ingest_control.drop_session_streams(session.stream_name, renditions)
+    except OSError:
+        # nginx drops the publisher at its next on_update all the same (the session is not LIVE).
+        logger.warning("could not reach this node's nginx-rtmp control module", exc_info=True)
+        return 0
 
 
 @shared_task(name="streaming.tasks.finalize_session", ignore_result=True)

@@ -79,7 +79,12 @@ def on_publish(data: dict[str, str]) -> HttpResponse:
         return refuse()
     hold = settings.STREAM_PUBLISH_HOLD_SECONDS
     if answer.readers and hold > 0:
-        arrived = actions.wait_for_readers(answer.stream_name, answer.readers, hold)
+        try:
+            arrived = actions.wait_for_readers(answer.stream_name, answer.readers, hold)
+        except Exception:
+            # Refused after all (the 403 below): nothing of this publish may stay behind.
+            actions.abandon_publish(answer)
+            raise
         if arrived < len(answer.readers):
             logger.info(
                 "publish answered after %ss with %s of %s readers", hold, arrived, len(answer.readers)

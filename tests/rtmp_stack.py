@@ -275,6 +275,7 @@ class IngestServer(_Nginx):
         workdir: Path | None = None,
     ) -> None:
         super().__init__(workdir)
+        self.control_port = free_port()
         self.update_seconds = update_seconds
         self.callback_base = callback_base
         self.node_name = node_name
@@ -294,6 +295,7 @@ class IngestServer(_Nginx):
                 user=_worker_user(),
                 idle_streams=self.idle_streams,
                 update_seconds=self.update_seconds,
+                control_port=self.control_port,
             )
         )
 
@@ -523,14 +525,14 @@ def count_decoded_frames(path: Path, timeout: float = 20.0) -> int:
 
 
 def probe_file(path: Path, timeout: float = 20.0) -> dict[str, object]:
-    """ffprobe's JSON description of a recording's streams."""
+    """ffprobe's JSON description of a recording's streams and its length (format.duration)."""
     result = subprocess.run(
         [
             FFPROBE,
             "-v",
             "error",
             "-show_entries",
-            "stream=codec_type,codec_name,width,height,avg_frame_rate,sample_rate,profile",
+            "stream=codec_type,codec_name,width,height,avg_frame_rate,sample_rate,profile:format=duration",
             "-of",
             "json",
             str(path),

@@ -67,6 +67,7 @@
     badge(document.getElementById("session-state"), state);
     const message = document.getElementById("session-message");
     const active = current && ["STARTING", "LIVE"].includes(current.state);
+    if (active) document.getElementById("publish-refused").hidden = true;
     if (!current) message.textContent = "Not live. Publish to your ingest (below) to start.";
     else if (active) message.textContent = current.title || "";
     else message.textContent = current.end_reason ? `Last stream: ${current.end_reason}` : "Last stream ended.";
@@ -87,6 +88,15 @@
     tickElapsed();
   }
 
+  // A refused publish (plan, old key, server error): why, and what to do. Cleared when a stream starts.
+  function showRefusal(msg) {
+    document.getElementById("publish-refused-message").textContent = msg.message || "";
+    const link = document.getElementById("publish-refused-upgrade");
+    link.hidden = !msg.upgrade_url;
+    link.href = msg.upgrade_url || "";
+    document.getElementById("publish-refused").hidden = false;
+  }
+
   function connState(text) { document.getElementById("ws-state").textContent = text; }
 
   function connect() {
@@ -97,6 +107,7 @@
       let msg;
       try { msg = JSON.parse(event.data); } catch (e) { return; }
       if (msg.type === "status") render(msg);
+      else if (msg.type === "refused") showRefusal(msg);
       else if (msg.type === "warning") toast(msg.message, "warning");
       else if (msg.type === "error") toast(msg.message, "error");
     });

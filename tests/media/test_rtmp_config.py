@@ -13,6 +13,7 @@ from streaming.renditions import SourceInfo, probe_source, wait_until_live
 from streaming.rtmp_config import (
     RtmpConfig,
     callback_url,
+    drop_url,
     nginx_command,
     prepare_runtime_dir,
     render_nginx_rtmp_config,
@@ -96,16 +97,47 @@ def test_callback_urls() -> None:
     assert callback_url("http://web:8000/", "on_update", "n1") == "http://web:8000/rtmp/on_update/?node=n1"
 
 
-@pytest.mark.parametrize("hls", [None, 18081])
-def test_nginx_accepts_the_rendered_config(tmp_path: Path, hls: int | None) -> None:
+@pytest.mark.parametrize(("hls", "control"), [(None, None), (18081, None), (None, 18936), (18081, 18936)])
+def test_nginx_accepts_the_rendered_config(tmp_path: Path, hls: int | None, control: int | None) -> None:
     prepare_runtime_dir(tmp_path)
     conf = tmp_path / "nginx.conf"
-    conf.write_text(render(tmp_path, hls_http_port=hls, user="root"))
+    conf.write_text(render(tmp_path, hls_http_port=hls, control_port=control, user="root"))
     result = subprocess.run(
         nginx_command(conf, tmp_path, test=True), capture_output=True, text=True, timeout=20, check=False
     )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_the_control_module_listens_on_loopback_only_whatever_the_rtmp_listen_host(tmp_path: Path) -> None:
+    text = render(tmp_path, control_port=18936, listen_host="0.0.0.0")  # noqa: S104 - the point of the test
+    control = text[text.index("listen 127.0.0.1:18936;") :]
+    assert "rtmp_control all;" in control
+    assert control.index("allow 127.0.0.1;") < control.index("deny all;")
+    assert "rtmp_control" not in render(tmp_path)
+
+
+def test_the_control_module_drops_a_renamed_publisher_and_its_readers() -> None:
+    def decide(path: str, form: dict[str, str]) -> Answer:
+        return Answer(302, RENAMED) if form.get("call") == "publish" else Answer(200)
+
+    with (
+        CallbackServer(decide) as web,
+        IngestServer(web.base_url) as ingest,
+        SinkServer() as sink,
+        _publisher(ingest.url(KEY)) as publisher,
+    ):
+        _published(web)
+        reader = RelayProcess({"input": ingest.url(RENAMED), "output": sink.url("dest")})
+        with reader:
+            assert wait_until(lambda: reader.frames > 0, 20)
+            for who in ("publisher", "subscriber"):
+                with urllib.request.urlopen(
+                    drop_url(ingest.control_port, who, "live", RENAMED), timeout=5
+                ) as r:
+                    assert r.read() == b"1"  # one of each, found under the renamed (session) name
+            assert wait_until(lambda: not publisher.running(), 10)
+            assert reader.wait(timeout=10) is not None
 
 
 def _publisher(url: str) -> Publisher:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from django.test import Client
 from accounts.models import User
 from billing.models import Subscription
 from billing.plans import PlanName
+from recordings.clock import clock
 from recordings.models import Recording, RecordingPreference, storage_used
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,3 +111,19 @@ def test_over_quota_after_a_downgrade_nothing_is_deleted_and_new_recordings_are_
     assert b"Free plan stores up to 1 GB of recordings. Upgrade to Pro" in response.content
     assert b"Nothing is deleted for you" in response.content
     assert Recording.objects.get(pk=kept.pk).state == Recording.State.READY
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "0:00"), (15.595, "0:16"), (15.4, "0:15"), (62, "1:02"), (599.6, "10:00"), (3723, "1:02:03")],
+)
+def test_recording_lengths_read_like_a_player(seconds: float, shown: str) -> None:
+    assert clock(timedelta(seconds=seconds)) == shown
+
+
+def test_the_list_shows_a_recordings_length_as_minutes_and_seconds(owner: User) -> None:
+    recording = ready_recording(owner)
+    Recording.objects.filter(pk=recording.pk).update(duration=timedelta(seconds=15.595))
+    page = logged_in(owner).get("/recordings/").content.decode()
+    assert "<td>0:16</td>" in page
+    assert "0:00:15" not in page

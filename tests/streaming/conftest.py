@@ -58,6 +58,7 @@ class MediaWorker:
     node: str
     rtmp_port: int
     log: Path
+    control_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -70,6 +71,7 @@ class MediaWorker:
             "MEDIA_NODE": self.node,
             "DB_APPLICATION_NAME": worker_application_name(self.node),
             "RTMP_PORT": str(self.rtmp_port),
+            "RTMP_CONTROL_PORT": str(self.control_port),
         }
         argv = [
             sys.executable,
@@ -146,13 +148,13 @@ class Engine:
     tmp: Path
     nodes: list[Node] = field(default_factory=list)
 
-    def add_node(self, suffix: str) -> Node:
+    def add_node(self, suffix: str, update_seconds: int = 2) -> Node:
         name = node_name(suffix)
         # on_update every 2 s (30 s in production): every e2e stream goes through many updates
         # of its publisher and of each reader, as a long stream does.
-        ingest = IngestServer(self.live_url, node_name=name, update_seconds=2)
+        ingest = IngestServer(self.live_url, node_name=name, update_seconds=update_seconds)
         ingest.start()
-        worker = MediaWorker(name, ingest.port, self.tmp / f"worker-{name}.log")
+        worker = MediaWorker(name, ingest.port, self.tmp / f"worker-{name}.log", ingest.control_port)
         node = Node(name, ingest, worker)
         self.nodes.append(node)
         worker.start()

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import connection
 
 from billing.plans import PlanName
+from platforms.models import PlatformConnection
+from streaming import actions
 from streaming.models import StreamSession
 from tests.browser import browser_page  # noqa: F401  (fixture)
 from tests.conftest import PASSWORD
@@ -69,7 +71,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             "RTMP_SINK_HLS_DIR": str(Path(str(ingest.workdir)) / "hls"),
         }
         web = start_daphne(web_port, env, tmp_path / "daphne.log")
-        worker = MediaWorker(node, ingest.port, tmp_path / "worker.log")
+        worker = MediaWorker(node, ingest.port, tmp_path / "worker.log", ingest.control_port)
         worker.start()
         yield Stack(url, ingest)
     finally:
@@ -142,4 +144,53 @@ def test_a_creator_goes_live_to_the_local_test_destination_watches_it_and_stops(
     assert session is not None
     assert session.state == StreamSession.State.ENDED
     assert session.end_reason == "Stopped."
+    wait_for(lambda: not relay_pids(), 10, "every relay gone")
+
+
+def test_a_refused_publish_is_shown_live_with_what_to_do_and_never_as_starting(
+    stack: Stack,
+    browser_page,  # noqa: F811
+) -> None:
+    page = browser_page
+    user, key = creator("refused@example.com", PlanName.FREE)
+    sinks = [
+        PlatformConnection.objects.create(
+            user=user, kind="CUSTOM", name=f"sink {n}", rtmp_url="rtmp://127.0.0.1:1/app", stream_key=f"k{n}"
+        )
+        for n in (1, 2)
+    ]  # one more than Free allows
+    page.goto(stack.url + "/accounts/login/")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name=re.compile("Sign In", re.I)).click()
+    page.wait_for_url(re.compile(r"/studio/$"))
+    page.wait_for_selector("#ws-state:has-text('Live updates on')")
+    # Every state the badge ever shows, so a Starting -> Live flash cannot go unseen.
+    page.evaluate(
+        """window.seenStates = [];
+        const badge = document.getElementById('session-state');
+        new MutationObserver(() => window.seenStates.push(badge.dataset.state))
+          .observe(badge, {attributes: true});"""
+    )
+
+    with Publisher(stack.ingest.url(key), keyframe_seconds=1) as publisher:
+        page.wait_for_selector("#publish-refused:not([hidden])", timeout=20_000)
+        wait_for(lambda: not publisher.running(), 20, "nginx to refuse the publisher")
+    assert "destination" in page.inner_text("#publish-refused-message").lower()
+    upgrade = page.locator("#publish-refused-upgrade")
+    assert upgrade.is_visible()
+    assert upgrade.get_attribute("href").endswith("/pricing/")
+    assert page.get_attribute("#session-state", "data-state") == "NONE"
+    assert not {"STARTING", "LIVE"} & set(page.evaluate("window.seenStates"))
+    assert session_of(user) is None
+
+    # Within the plan again: the next publish goes live and the notice goes away.
+    sinks[1].delete()
+    with Publisher(stack.ingest.url(key), keyframe_seconds=1):
+        page.wait_for_selector("#session-state[data-state=STARTING], #session-state[data-state=LIVE]")
+        page.wait_for_selector("#publish-refused[hidden]", state="attached", timeout=10_000)
+        session = session_of(user)
+        assert session is not None
+        actions.stop_session(session.pk)
+        wait_for(lambda: session_of(user).state not in StreamSession.ACTIVE, 20, "the session to end")  # type: ignore[union-attr]
     wait_for(lambda: not relay_pids(), 10, "every relay gone")

@@ -39,6 +39,7 @@ class Command(BaseCommand):
                     node_name=node,
                     hls_http_port=options["hls_port"],
                     update_seconds=settings.RTMP_UPDATE_SECONDS,
+                    control_port=settings.RTMP_CONTROL_PORT,
                     user="root" if os.geteuid() == 0 else None,
                 )
             )
