@@ -132,4 +132,3 @@ def test_unknown_sessions_and_trickle_ice(whip_alone: WhipProcess) -> None:
     patch = whip_request(url, "PATCH", key, "a=candidate:1", content_type="application/trickle-ice-sdpfrag")
     assert patch.status == 405
     assert whip_request(whip_alone.endpoint, "GET", key).status == 405
-
