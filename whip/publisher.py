@@ -35,6 +35,9 @@ AAC_BITRATE = 128_000
 # Audio whose stamps wander this far from the samples counted so far starts a new run of stamps.
 AUDIO_RESYNC_SECONDS = 0.2
 QUEUE_ITEMS = 240
+# Decoded pictures waiting for the fallback encoder (a 1080p picture is 3 MB): beyond this the encoder
+# is behind, and new pictures are dropped rather than queued (memory and delay stay bounded).
+MAX_PENDING_PICTURES = 8
 # The FLV muxer holds a packet at most this long waiting for the other stream's (µs).
 MAX_INTERLEAVE_DELTA_US = 300_000
 
@@ -113,6 +116,8 @@ class RtmpPublisher(threading.Thread):
         self.video_frames = 0
         self.started = threading.Event()  # the ingest accepted the publish
         self._stopping = threading.Event()
+        self._pending_pictures = 0
+        self._pending_lock = threading.Lock()
         self._container: av.container.OutputContainer | None = None
         self._video: av.VideoStream | None = None
         self._audio: av.AudioStream | None = None
@@ -130,12 +135,19 @@ class RtmpPublisher(threading.Thread):
         """Queue ``item`` without blocking; False (and counted) if the thread is behind."""
         if self._stopping.is_set():
             return False
-        try:
-            self.items.put_nowait(item)
-            return True
-        except queue.Full:
-            self.dropped += 1
-            return False
+        picture = isinstance(item, DecodedVideo)
+        with self._pending_lock:
+            if picture and self._pending_pictures >= MAX_PENDING_PICTURES:
+                self.dropped += 1
+                return False
+            try:
+                self.items.put_nowait(item)
+            except queue.Full:
+                self.dropped += 1
+                return False
+            if picture:
+                self._pending_pictures += 1
+        return True
 
     def finish(self, timeout: float = 10.0) -> None:
         """Stop: close the FLV stream (the ingest sees the publisher leave) and join. Blocking."""
@@ -169,6 +181,9 @@ class RtmpPublisher(threading.Thread):
             self.on_end(reason)
 
     def _handle(self, item: Item) -> None:
+        if isinstance(item, DecodedVideo):
+            with self._pending_lock:
+                self._pending_pictures -= 1
         if isinstance(item, DecodedAudio):
             if self._container is not None and self._audio is not None:
                 self._write_audio(item)

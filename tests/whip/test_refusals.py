@@ -6,7 +6,7 @@ import pytest
 
 from billing.plans import PlanName
 from streaming.models import IngestKey, StreamSession
-from tests.streaming.conftest import add_sink_destination, creator
+from tests.streaming.conftest import add_sink_destination, creator, wait_for
 from tests.whip.client import WhipClient, whip_request
 from tests.whip.conftest import STUDIO_ORIGIN, WhipProcess
 from whip.tokens import mint_studio_token
@@ -132,3 +132,19 @@ def test_unknown_sessions_and_trickle_ice(whip_alone: WhipProcess) -> None:
     patch = whip_request(url, "PATCH", key, "a=candidate:1", content_type="application/trickle-ice-sdpfrag")
     assert patch.status == 405
     assert whip_request(whip_alone.endpoint, "GET", key).status == 405
+
+
+def test_a_publish_the_ingest_refuses_ends_the_whip_session_and_closes_the_clients_connection(
+    whip_alone: WhipProcess,
+) -> None:
+    # whip_alone's ingest port is closed: the RTMP publish fails as a refused one does (nginx
+    # closes the connection when on_publish answers 403).
+    _, key = creator("refused-at-ingest@example.com", PlanName.PRO)
+    client = WhipClient(whip_alone.endpoint, key)
+    try:
+        assert client.publish().status == 201
+        wait_for(lambda: client.connection_state == "closed", 30, "the client's connection closed")
+        assert client.delete().status == 404
+    finally:
+        client.close()
+    assert "ended: The ingest refused the publish." in whip_alone.output()

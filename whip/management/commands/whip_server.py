@@ -68,6 +68,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=None, help="port (default WHIP_PORT)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # aioice logs every candidate pair check at INFO: a dozen lines per session.
+        logging.getLogger("aioice").setLevel(logging.WARNING)
         passthrough.install()
         ice.pin_host_addresses(settings.WHIP_ICE_ADDRESSES)
         host = options["bind"] or settings.WHIP_BIND
