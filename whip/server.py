@@ -168,8 +168,9 @@ class WhipServer:
     def _forget(self, session: WhipSession) -> None:
         self.sessions.pop(session.id, None)
 
-    async def close_all(self, reason: str) -> None:
-        """End every session (server shutdown): each publisher leaves the ingest cleanly."""
+    async def close_all(self, reason: str) -> int:
+        """End every session (server shutdown): each publisher leaves the ingest cleanly. Returns
+        how many sessions ended without an error."""
         ending = [session.end(reason) for session in list(self.sessions.values())]
-        if ending:
-            await asyncio.gather(*ending, return_exceptions=True)
+        results = await asyncio.gather(*ending, return_exceptions=True)
+        return sum(1 for result in results if not isinstance(result, BaseException))

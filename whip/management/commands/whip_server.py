@@ -54,8 +54,7 @@ async def serve(host: str, port: int) -> int:
     print(f"whip server ready on {host}:{port}", flush=True)
     await stop.wait()
     http.close()
-    ended = len(whip.sessions)
-    await whip.close_all("The media node's WHIP server is restarting.")
+    ended = await whip.close_all("The media node's WHIP server is restarting.")
     await http.wait_closed()
     return ended
 
