@@ -388,9 +388,7 @@ def main() -> None:
                     label = (
                         f"{height}p30 {'H.264 kept' if codec == 'h264' else 'VP8 re-encoded (x264 veryfast)'}"
                     )
-                    print(
-                        f"| {label} | {cpu['whip'] - idle['whip']:.1f} | {rss:.0f} | {cpu['nginx']:.1f} |"
-                    )
+                    print(f"| {label} | {cpu['whip'] - idle['whip']:.1f} | {rss:.0f} | {cpu['nginx']:.1f} |")
                     time.sleep(2)
                 packets = load_packets(make_clip(tmp, 1280, 720, "h264"))
                 obs = RtmpSender(ingest.url("obs-style"), packets)

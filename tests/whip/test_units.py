@@ -117,3 +117,13 @@ def test_a_value_signed_for_another_purpose_is_not_a_studio_token(owner: User) -
         verify_studio_token(elsewhere)
     with pytest.raises(TokenRefused, match="not a studio token"):
         verify_studio_token(IngestKey.for_user(owner).key)
+
+
+def test_a_misconfigured_whip_endpoint_fails_the_system_checks(settings: object) -> None:
+    from whip.apps import whip_settings_errors
+
+    assert whip_settings_errors() == []
+    settings.WHIP_PUBLIC_URL = "127.0.0.1:8090/whip"  # type: ignore[attr-defined]
+    settings.WHIP_TOKEN_SECONDS = 86400  # type: ignore[attr-defined]
+    settings.WHIP_ALLOWED_ORIGINS = ["https://prism.example.com/studio/"]  # type: ignore[attr-defined]
+    assert [e.id for e in whip_settings_errors()] == ["whip.E001", "whip.E002", "whip.E003"]
