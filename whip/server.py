@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.db import close_old_connections
 
@@ -24,6 +26,7 @@ from whip.sdp import InvalidOffer, OfferSummary, check_offer
 from whip.sessions import SessionSettings, WhipSession
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ENDPOINT = "/whip"
 SESSIONS = "/whip/sessions/"
@@ -31,10 +34,10 @@ ALLOWED_METHODS = "OPTIONS, POST"
 SESSION_METHODS = "OPTIONS, DELETE, PATCH"
 
 
-async def in_thread(fn, *args):  # type: ignore[no-untyped-def]
+async def in_thread(fn: Callable[..., T], *args: object) -> T:
     """Run a synchronous ORM call off the loop, leaving no stale connection behind."""
 
-    def call():  # type: ignore[no-untyped-def]
+    def call() -> T:
         try:
             return fn(*args)
         finally:
