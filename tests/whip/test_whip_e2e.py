@@ -126,3 +126,31 @@ def test_a_studio_token_publishes_a_vp8_offer_re_encoded_and_a_restart_ends_it_c
     assert "via studio" in log
     assert token not in log
     assert key not in log
+
+
+def test_the_studio_token_that_started_a_session_still_ends_it_after_expiring(
+    whip_node: WhipNode, settings: object
+) -> None:
+    user, _ = creator("expiring-whip@example.com", PlanName.PRO)
+    with SinkServer() as sink:
+        add_sink_destination(user, sink.url("key-1"), "only")
+        settings.WHIP_TOKEN_SECONDS = 4  # type: ignore[attr-defined]
+        token, expires_at = mint_studio_token(user)
+        client = WhipClient(whip_node.whip.endpoint, token)
+        try:
+            assert client.publish().status == 201
+            wait_for(lambda: states(user) == {"only": "LIVE"}, 45, "the destination LIVE")
+            wait_for(lambda: timezone.now() > expires_at, 10, "the token to expire")
+            # An expired token starts nothing...
+            late = WhipClient(whip_node.whip.endpoint, token)
+            try:
+                refused = late.publish()
+                assert refused.status == 401
+                assert "expired" in refused.body
+            finally:
+                late.close()
+            # ...but ends the session it started.
+            assert client.delete().status == 200
+            wait_for(lambda: not session_of(user).publisher_connected, 15, "the publisher left the ingest")
+        finally:
+            client.close()
