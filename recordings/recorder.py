@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from django.core.files.storage import default_storage
-
 from billing.models import plan_limits_for
+from recordings.actions import stop_recording_at_quota
 from recordings.models import Recording, storage_used
+from recordings.parts import bytes_written, parts_dir, parts_of
 from recordings.quota import may_keep_recording
 from streaming.models import Encoder, Leased
 from streaming.processes import Child
@@ -24,20 +24,6 @@ from streaming.relay import RelayJob
 from streaming.supervisor import _Kind, local_url, owner_name
 
 QUOTA_CHECK_SECONDS = 0.5
-
-
-def parts_dir(recording: Recording) -> Path:
-    return Path(default_storage.path(recording.parts_name))
-
-
-def parts_of(recording: Recording) -> list[Path]:
-    """The FLV parts written so far, oldest first (one per recorder start)."""
-    folder = parts_dir(recording)
-    return sorted(folder.glob("[0-9][0-9][0-9][0-9].flv")) if folder.is_dir() else []
-
-
-def bytes_written(recording: Recording) -> int:
-    return sum(part.stat().st_size for part in parts_of(recording))
 
 
 def recorder_job(input_url: str, path: Path) -> RelayJob:
@@ -66,8 +52,6 @@ class RecorderKind(_Kind):
         )
         if decision:
             return False
-        from recordings.actions import stop_recording_at_quota
-
         stop_recording_at_quota(rec.pk, decision)
         return True
 

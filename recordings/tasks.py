@@ -9,7 +9,7 @@ from django.utils import timezone
 from recordings import actions
 from recordings.models import Recording
 from recordings.recorder import RecorderKind
-from streaming.actions import media_queue
+from streaming.actions import QUEUED_LEASE_SECONDS, media_queue
 from streaming.models import StreamSession
 from streaming.supervisor import supervise
 
@@ -46,7 +46,7 @@ def reconcile_recordings() -> dict[str, int]:
     for pk, node in free.filter(live).values_list("pk", "session__node"):
         counts["requeued"] += actions.enqueue_recorder(pk, node)
     for pk, node in free.exclude(live).values_list("pk", "session__node"):
-        if Recording.mark_queued(pk, actions.QUEUED_LEASE_SECONDS):
+        if Recording.mark_queued(pk, QUEUED_LEASE_SECONDS):
             finalize_recording.apply_async(args=[pk], queue=media_queue(node) if node else "default")
             counts["finalizing"] += 1
     return counts

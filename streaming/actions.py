@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -22,14 +23,15 @@ from billing.plans import (
     check_stream_duration,
     shows_branding,
 )
+from core.quality import preset_named, session_ceiling
 from platforms.models import PlatformConnection
-from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
-from streaming.quality import preset_named, session_ceiling
+from streaming import hooks
+from streaming.models import DestinationStream, Encoder, IngestKey, Leased, StreamSession
 from streaming.renditions import DestinationNeed, SourceInfo, plan_renditions
-from studio.models import StudioSettings
 
 logger = logging.getLogger(__name__)
 DEFAULT_TITLE = "Live on Prism"
+QUEUED_LEASE_SECONDS = 20.0  # a queued supervisor must claim its row within this, or it is queued again
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,44 @@ class PublishAnswer:
 
 def media_queue(node: str) -> str:
     return f"media.{node}"
+
+
+def queue_task(name: str, args: list[object], **options: object) -> None:
+    """Queue the Celery task registered as ``name`` (``options``: queue, countdown...). Task modules
+    import the actions they run, so actions name the tasks they queue instead of importing them
+    (one direction: tasks -> actions)."""
+    current_app.signature(name, args=args, **options).apply_async()
+
+
+SUPERVISOR_TASKS = {
+    "destination": (DestinationStream, "streaming.tasks.supervise_destination"),
+    "encoder": (Encoder, "streaming.tasks.supervise_encoder"),
+}
+
+
+def enqueue_supervisor(kind: str, pk: int, node: str) -> bool:
+    """Queue a supervisor for a free row on its node; False if a holder or a queued task has it."""
+    model, task = SUPERVISOR_TASKS[kind]
+    return enqueue_leased(model, pk, task, node)
+
+
+def enqueue_leased(model: type[Leased], pk: int, task: str, node: str) -> bool:
+    """Reserve a free leased row for a task (``mark_queued``) and queue it on ``node``'s media queue."""
+    if not model.mark_queued(pk, QUEUED_LEASE_SECONDS):
+        return False
+    queue_task(task, [pk], queue=media_queue(node))
+    return True
+
+
+def start_supervisors(session_id: int) -> None:
+    """Queue one supervisor per encoder and destination of a session just planned (and, through
+    ``hooks.session_planned``, what higher apps start with it: the recorder)."""
+    session = StreamSession.objects.get(pk=session_id)
+    for pk in session.encoders.values_list("pk", flat=True):
+        enqueue_supervisor("encoder", pk, session.node)
+    for pk in session.destinations.values_list("pk", flat=True):
+        enqueue_supervisor("destination", pk, session.node)
+    hooks.session_planned.call(session_id)
 
 
 def active_connections(user: User) -> list[PlatformConnection]:
@@ -111,7 +151,7 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
             node=node,
             stream_name=StreamSession.new_stream_name(),
             title=DEFAULT_TITLE,
-            quality_ceiling=session_ceiling(StudioSettings.preferred_quality_of(user.pk), plan.max_quality),
+            quality_ceiling=session_ceiling(hooks.preferred_quality.first("", user.pk), plan.max_quality),
             branding=shows_branding(plan),
         )
         # Property 2: exactly one DestinationStream (hence one relay) per active destination.
@@ -125,10 +165,10 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
         encoders = apply_plan(session, destinations, predicted_source(user.pk, session.quality_ceiling))
         session.planned = True
         session.save(update_fields=["planned"])
-        from streaming.tasks import check_source, start_supervisors
-
         transaction.on_commit(lambda: start_supervisors(session.pk))
-        check_source.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
+        transaction.on_commit(
+            lambda: queue_task("streaming.tasks.check_source", [session.pk], queue=media_queue(node))
+        )
         readers = tuple(f"d{d.pk}" for d in destinations if not d.rendition) + tuple(
             f"e{e.pk}" for e in encoders
         )
@@ -158,9 +198,7 @@ def apply_plan(
     branded rendition a branded session's recording reads. Call inside a transaction holding the
     session; returns the encoders that need a supervisor."""
     needs = [DestinationNeed(d.pk, session.quality_ceiling, session.branding) for d in destinations]
-    from recordings.actions import records_branded
-
-    if records_branded(session):
+    if hooks.records_branded.any(session):
         # A branded session's recording is made from its branded rendition (the one its
         # destinations read; with no destination, one of its own), never from the clean source.
         needs.append(DestinationNeed(RECORDING_NEED, session.quality_ceiling, True))
@@ -289,9 +327,8 @@ def _end_locked(session: StreamSession, reason: str, state: str = StreamSession.
     session.encoders.update(desired="STOP")
     if session.state in StreamSession.ACTIVE:
         session.transition_to(state, reason)
-    from streaming.tasks import finalize_session
-
-    finalize_session.apply_async_on_commit(args=[session.pk], countdown=1)
+    session_id = session.pk
+    transaction.on_commit(lambda: queue_task("streaming.tasks.finalize_session", [session_id], countdown=1))
 
 
 def end_session(session_id: int, reason: str) -> bool:

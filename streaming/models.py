@@ -18,6 +18,8 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.hooks import Hook
+from core.states import TransitionTable
 from platforms.encryption import EncryptedTextField
 
 KEY_PREFIX = "live_"
@@ -27,14 +29,10 @@ def digest_of(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class IllegalTransition(Exception):
-    pass
-
-
-def _push_after_commit(session_id: int) -> None:
-    from streaming.status import push_session_status
-
-    transaction.on_commit(lambda: push_session_status(session_id))
+# A session's status changed (a StreamEvent was recorded): called after the commit with the
+# session's id. The status push (``streaming.status``, registered in StreamingConfig.ready) reads
+# these rows, so it sits above them instead of being imported from here.
+session_changed: Hook[[int], None] = Hook("session_changed")
 
 
 class StateMachine(models.Model):
@@ -50,6 +48,14 @@ class StateMachine(models.Model):
 
     class Meta:
         abstract = True
+
+    @classmethod
+    def transition_table(cls) -> TransitionTable:
+        table = cls.__dict__.get("_transition_table")
+        if table is None:
+            table = TransitionTable(cls.TRANSITIONS, cls.__name__)
+            cls._transition_table = table  # type: ignore[attr-defined]
+        return table
 
     def apply_transition(self, previous: str, state: str, message: str) -> list[str]:
         """Set fields other than ``state`` on this locked row; return their names."""
@@ -75,8 +81,7 @@ class StateMachine(models.Model):
             if previous == state:
                 fields = row.apply_repeat(message)
             else:
-                if state not in self.TRANSITIONS[previous]:
-                    raise IllegalTransition(f"{model.__name__} {self.pk}: {previous} -> {state}")
+                self.transition_table().check(previous, state, f"{model.__name__} {self.pk}")
                 row.state = state
                 for name, value in values.items():
                     setattr(row, name, value)
@@ -90,7 +95,8 @@ class StateMachine(models.Model):
             event = row.event_fields(message)
             if event is not None:
                 StreamEvent.objects.create(from_state=previous, to_state=state, **event)
-                _push_after_commit(row.session_pk)
+                session_id = row.session_pk
+                transaction.on_commit(lambda: session_changed.call(session_id))
         return True
 
     @property

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from core.quality import preset_named
 from platforms.models import PlatformConnection
 from platforms.targets import PlatformError, prepare_target
 from streaming import actions
 from streaming.ffmpeg import build_transcode_command
 from streaming.models import DestinationStream, Encoder, Leased, StreamSession
 from streaming.processes import Child
-from streaming.quality import preset_named
 from streaming.relay import RelayError, RelayJob
 
 logger = logging.getLogger(__name__)

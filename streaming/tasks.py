@@ -23,23 +23,12 @@ from streaming.renditions import wait_until_live
 from streaming.status import push_session_status, push_to_user
 
 logger = logging.getLogger(__name__)
-QUEUED_LEASE_SECONDS = 20.0  # a queued supervisor must claim its row within this, or it is queued again
 WARN_BEFORE_LIMIT = timedelta(minutes=5)
 
 
 @worker_shutting_down.connect
 def _stop_supervisors(**_: object) -> None:
     supervisor.SHUTTING_DOWN.set()
-
-
-def enqueue_supervisor(kind: str, pk: int, node: str) -> bool:
-    """Queue a supervisor for a free row on its node; False if a holder or a queued task has it."""
-    model = DestinationStream if kind == "destination" else Encoder
-    if not model.mark_queued(pk, QUEUED_LEASE_SECONDS):
-        return False
-    task = supervise_destination if kind == "destination" else supervise_encoder
-    task.apply_async(args=[pk], queue=actions.media_queue(node))
-    return True
 
 
 @shared_task(name="streaming.tasks.check_source", ignore_result=True)
@@ -75,20 +64,7 @@ def _check_source(session: StreamSession) -> None:
         node = locked.node
         transaction.on_commit(lambda: actions.session_went_live(session_id))
         for encoder in to_start:
-            transaction.on_commit(lambda pk=encoder.pk: enqueue_supervisor("encoder", pk, node))
-
-
-def start_supervisors(session_id: int) -> None:
-    """Queue one supervisor per encoder and destination of a session just planned, and its recorder."""
-    session = StreamSession.objects.get(pk=session_id)
-    for pk in session.encoders.values_list("pk", flat=True):
-        enqueue_supervisor("encoder", pk, session.node)
-    for pk in session.destinations.values_list("pk", flat=True):
-        enqueue_supervisor("destination", pk, session.node)
-    # Seam to recordings: one supervised recorder when the creator records and has room for it.
-    from recordings.actions import start_session_recording
-
-    start_session_recording(session_id)
+            transaction.on_commit(lambda pk=encoder.pk: actions.enqueue_supervisor("encoder", pk, node))
 
 
 @shared_task(name="streaming.tasks.supervise_destination", ignore_result=True)
@@ -134,7 +110,7 @@ def reconcile() -> dict[str, int]:
             .values_list("pk", "session__node")
         )
         for pk, node in orphans:
-            counts["requeued"] += enqueue_supervisor(kind, pk, node)
+            counts["requeued"] += actions.enqueue_supervisor(kind, pk, node)
     # 2. A source check that never happened (the node's worker was down when the publish came).
     stale = now - timedelta(seconds=20)
     unchecked = live_sessions.filter(source_checked=False, started_at__lt=stale)

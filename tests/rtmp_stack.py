@@ -36,7 +36,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from streaming.ffmpeg import build_test_pattern_command
 from streaming.processes import Child
 from streaming.progress import Progress
 from streaming.relay import RelayJob
@@ -47,6 +46,7 @@ from streaming.rtmp_config import (
     prepare_runtime_dir,
     render_nginx_rtmp_config,
 )
+from tests.ffmpeg_commands import build_test_pattern_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NGINX = os.environ.get("PRISM_NGINX", "nginx")

@@ -11,8 +11,8 @@ from accounts.models import User
 from recordings.actions import finalize_recording
 from recordings.models import Recording, storage_used
 from recordings.remux import build_clean_command, build_remux_command, concat_list, parse_duration
-from streaming.ffmpeg import build_test_pattern_command
 from streaming.models import StreamSession
+from tests.ffmpeg_commands import build_test_pattern_command
 from tests.rtmp_stack import probe_file
 
 pytestmark = pytest.mark.django_db

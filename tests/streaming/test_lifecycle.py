@@ -19,12 +19,12 @@ from django.utils import timezone
 from accounts.models import User
 from billing.models import Subscription
 from billing.plans import PlanName
+from core.states import IllegalTransition
 from platforms.models import PlatformConnection
 from streaming import actions
 from streaming.models import (
     DestinationStream,
     Encoder,
-    IllegalTransition,
     IngestKey,
     StreamEvent,
     StreamSession,
