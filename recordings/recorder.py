@@ -3,14 +3,13 @@
 A session with branding (FREE) is recorded from its branded rendition, never from the clean source.
 
 It runs under ``streaming.supervisor.supervise`` like a destination's relay (lease, heartbeat,
-stall kill, backoff, SIGINT then SIGKILL), with one addition: every check it compares the bytes
+stall kill, backoff, SIGINT then SIGKILL), with one addition: every ``tick`` it compares the bytes
 written plus the user's other recordings with the plan's storage (``check_storage``) and stops
 the recording at the limit, keeping what was written.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from billing.models import plan_limits_for
@@ -18,10 +17,11 @@ from recordings.actions import stop_recording_at_quota
 from recordings.models import Recording, storage_used
 from recordings.parts import bytes_written, parts_dir, parts_of
 from recordings.quota import may_keep_recording
-from streaming.models import Encoder, Leased
+from streaming.leases import LeaseRunner
+from streaming.models import Encoder
 from streaming.processes import Child
 from streaming.relay import RelayJob
-from streaming.supervisor import _Kind, local_url, owner_name
+from streaming.workloads import LeasedWorkload, local_url
 
 QUOTA_CHECK_SECONDS = 0.5
 
@@ -31,83 +31,74 @@ def recorder_job(input_url: str, path: Path) -> RelayJob:
     return RelayJob(input_url, str(path.resolve()), format="flv")
 
 
-class RecorderKind(_Kind):
+class RecorderWorkload(LeasedWorkload):
+    """A recording's recorder (``streaming.workloads.LeasedWorkload``): a relay to a new FLV part."""
+
     model = Recording
 
-    def __init__(self) -> None:
+    def __init__(self, pk: int, lease: LeaseRunner) -> None:
         self._next_check = 0.0
+        super().__init__(pk, lease)
 
-    def should_stop(self, row: Leased) -> bool:
-        rec: Recording = row  # type: ignore[assignment]
-        if super().should_stop(rec):
-            return True
-        now = time.monotonic()
+    def tick(self, now: float) -> None:
+        """Every QUOTA_CHECK_SECONDS: store the bytes written, and stop at the plan's storage."""
         if now < self._next_check:
-            return False
+            return
         self._next_check = now + QUOTA_CHECK_SECONDS
+        rec: Recording = self.row
         written = bytes_written(rec)
-        Recording.objects.filter(pk=rec.pk, state=Recording.State.RECORDING).update(bytes=written)
+        self.lease.rows().filter(state=Recording.State.RECORDING).update(bytes=written)
         decision = may_keep_recording(
             plan_limits_for(rec.user), storage_used(rec.user_id, excluding=rec.pk), written
         )
-        if decision:
-            return False
-        stop_recording_at_quota(rec.pk, decision)
-        return True
+        if not decision:
+            stop_recording_at_quota(rec.pk, decision)
+            self.refresh()
 
-    def spawn(self, row: Leased) -> Child | None:
-        rec: Recording = row  # type: ignore[assignment]
+    def spawn(self) -> Child:
+        rec: Recording = self.row
         folder = parts_dir(rec)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{len(parts_of(rec)) + 1:04d}.flv"
-        return Child.relay(recorder_job(self.input_of(rec), path), owner=owner_name())
+        return Child.relay(recorder_job(self.input(), path), owner=self.lease.owner)
 
-    @staticmethod
-    def branded_encoder(rec: Recording) -> Encoder | None:
+    def branded_encoder(self) -> Encoder | None:
         """The rendition a branded session records: the planner keeps exactly one running (every
         need of a branded session has the same ceiling), named by the latest plan."""
-        return Encoder.objects.filter(session_id=rec.session_id, desired="RUN").order_by("-pk").first()
+        return Encoder.objects.filter(session_id=self.row.session_id, desired="RUN").order_by("-pk").first()
 
-    def ready(self, row: Leased) -> bool:
-        rec: Recording = row  # type: ignore[assignment]
-        if not super().ready(rec):
+    def ready(self) -> bool:
+        if not super().ready():
             return False
-        if not rec.session.branding:
+        if not self.session.branding:
             return True
         # Recorded from the branded rendition once the plan is final (the source checked), so a
         # guessed rendition replaced a second later does not leave a part of another size.
-        encoder = self.branded_encoder(rec)
-        return rec.session.source_checked and encoder is not None and encoder.state == Encoder.State.RUNNING
+        encoder = self.branded_encoder()
+        return self.session.source_checked and encoder is not None and encoder.state == Encoder.State.RUNNING
 
-    def input_of(self, row: Leased) -> str:
-        rec: Recording = row  # type: ignore[assignment]
-        session = rec.session
+    def input(self) -> str:
+        session = self.session
         if session.branding:
-            encoder = self.branded_encoder(rec)
+            encoder = self.branded_encoder()
             suffix = encoder.rendition if encoder is not None else "none"
             return local_url("rendition", f"{session.stream_name}-{suffix}")
         # Untagged: the publish is not held for the recorder (it joins at the next keyframe).
         return local_url("live", session.stream_name)
 
-    def input_missing(self, row: Leased) -> bool:
-        rec: Recording = row  # type: ignore[assignment]
-        if super().input_missing(rec):
+    def input_missing(self) -> bool:
+        if super().input_missing():
             return True
-        if not rec.session.branding:
+        if not self.session.branding:
             return False
-        encoder = self.branded_encoder(rec)
+        encoder = self.branded_encoder()
         return encoder is None or encoder.state != Encoder.State.RUNNING
 
-    def went_live(self, row: Leased) -> None:
-        pass  # the row is RECORDING from its creation; the page shows the bytes growing
+    # went_live: the row is RECORDING from its creation; the page shows the bytes growing.
+    # retrying: the next start writes a new part; the parts are joined at the end.
+    # stopped: the task that ran the supervisor finalises the recording once the lease is free.
 
-    def retrying(self, row: Leased, category: str, message: str) -> None:
-        pass  # the next start writes a new part; the parts are joined at the end
-
-    def failed(self, row: Leased, category: str, message: str) -> None:
-        Recording.objects.filter(pk=row.pk).update(
+    def failed(self, category: str, message: str) -> None:
+        self.lease.update(
             desired=Recording.Desired.STOP, message="The recording stopped: Prism could not keep recording."
         )
-
-    def stopped(self, row: Leased) -> None:
-        pass  # the task that ran the supervisor finalises the recording once the lease is free

@@ -32,6 +32,10 @@ from streaming.renditions import DestinationNeed, SourceInfo, plan_renditions
 logger = logging.getLogger(__name__)
 DEFAULT_TITLE = "Live on Prism"
 QUEUED_LEASE_SECONDS = 20.0  # a queued supervisor must claim its row within this, or it is queued again
+# A queued task leaves a marker until it starts; while it is there the task is not queued again, so
+# a node whose worker is down gets one message per row (and per source check) per this period,
+# not one per reconciler pass.
+QUEUED_MARKER_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,23 @@ def queue_task(name: str, args: list[object], **options: object) -> None:
     current_app.signature(name, args=args, **options).apply_async()
 
 
+def queued_marker(task: str, pk: int) -> str:
+    return f"queued:{task}:{pk}"
+
+
+def queue_once(task: str, pk: int, **options: object) -> bool:
+    """Queue ``task(pk)`` unless a message for it is still waiting (its marker, which the task
+    clears when it starts with ``dequeued``). True if queued."""
+    if not cache.add(queued_marker(task, pk), 1, timeout=QUEUED_MARKER_SECONDS):
+        return False
+    queue_task(task, [pk], **options)
+    return True
+
+
+def dequeued(task: str, pk: int) -> None:
+    cache.delete(queued_marker(task, pk))
+
+
 SUPERVISOR_TASKS = {
     "destination": (DestinationStream, "streaming.tasks.supervise_destination"),
     "encoder": (Encoder, "streaming.tasks.supervise_encoder"),
@@ -71,11 +92,11 @@ def enqueue_supervisor(kind: str, pk: int, node: str) -> bool:
 
 
 def enqueue_leased(model: type[Leased], pk: int, task: str, node: str) -> bool:
-    """Reserve a free leased row for a task (``mark_queued``) and queue it on ``node``'s media queue."""
-    if not model.mark_queued(pk, QUEUED_LEASE_SECONDS):
+    """Reserve a free leased row for a task (``mark_queued``) and queue it on ``node``'s media queue,
+    unless a message for it is still waiting there."""
+    if cache.get(queued_marker(task, pk)) is not None or not model.mark_queued(pk, QUEUED_LEASE_SECONDS):
         return False
-    queue_task(task, [pk], queue=media_queue(node))
-    return True
+    return queue_once(task, pk, queue=media_queue(node))
 
 
 def start_supervisors(session_id: int) -> None:

@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.hooks import Hook
+from core.leases import LeaseLost
 from core.states import TransitionTable
 from platforms.encryption import EncryptedTextField
 
@@ -68,15 +69,26 @@ class StateMachine(models.Model):
     def event_fields(self, message: str) -> dict[str, object] | None:
         raise NotImplementedError
 
-    def transition_to(self, state: str, message: str = "", **values: object) -> bool:
+    def transition_to(
+        self, state: str, message: str = "", *, lease_token: int | None = None, **values: object
+    ) -> bool:
         """Move to ``state`` under a row lock (setting ``values`` with it) and record a StreamEvent.
 
         Returns False when the row is already there; raises IllegalTransition for a move the
-        table forbids. This instance is refreshed with the fields the move changed.
+        table forbids. With ``lease_token`` (a supervisor's write) the move happens only while
+        the row's lease carries that token, else LeaseLost: a fenced-off holder changes nothing.
+        This instance is refreshed with the fields the move changed.
         """
         model = type(self)
         with transaction.atomic():
-            row = model.objects.select_for_update().get(pk=self.pk)  # type: ignore[attr-defined]
+            rows = model.objects.select_for_update().filter(pk=self.pk)  # type: ignore[attr-defined]
+            if lease_token is not None:
+                rows = rows.filter(lease_token=lease_token)
+            row = rows.first()
+            if row is None and lease_token is None:
+                raise model.DoesNotExist(f"{model.__name__} {self.pk}")  # type: ignore[attr-defined]
+            if row is None:
+                raise LeaseLost(f"{model.__name__} {self.pk}: lease {lease_token} lost")
             previous = row.state
             if previous == state:
                 fields = row.apply_repeat(message)

@@ -67,11 +67,13 @@ class Child:
         *,
         on_progress: Callable[[Progress], None] | None = None,
         on_stderr: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
         _watch: RelayWatch | None = None,
         _key_pipe: tuple[int, int] | None = None,
     ) -> None:
         self.secrets = secrets
-        self.started = time.monotonic()
+        self.clock = clock  # the supervisor's clock: ``stalled(now)`` compares against it
+        self.started = clock()
         self.last_advance: float | None = None
         self.on_progress = on_progress
         self.on_stderr = on_stderr  # raw lines, for tests that check nothing secret is printed
@@ -145,7 +147,7 @@ class Child:
             mark = (progress.out_time_us or 0, progress.total_size or 0)
             if mark > self._mark and (progress.frame or 0) > 0:
                 self._mark = mark
-                self.last_advance = time.monotonic()
+                self.last_advance = self.clock()
 
     def _read_errors(self) -> None:
         assert self.proc.stderr is not None
