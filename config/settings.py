@@ -317,6 +317,8 @@ RTMP_CALLBACK_ALLOWED_NETWORKS = env.list(
 # Where this node's workers read the ingest (nginx allows play from loopback only).
 RTMP_LOCAL_HOST = env.str("RTMP_LOCAL_HOST", default="127.0.0.1")
 # A publisher that drops and returns within this many seconds continues the same session.
+# When the ingest is started as root, the user its nginx worker runs as (Debian: nobody).
+RTMP_WORKER_USER = env.str("RTMP_WORKER_USER", default="nobody")
 STREAM_RECONNECT_GRACE_SECONDS = env.float("STREAM_RECONNECT_GRACE_SECONDS", default=30.0)
 # Supervision of relays and encoders (seconds): lease, heartbeat, stall detection, retries.
 STREAM_LEASE_SECONDS = env.float("STREAM_LEASE_SECONDS", default=8.0)

@@ -62,37 +62,27 @@ class RecorderWorkload(LeasedWorkload):
         path = folder / f"{len(parts_of(rec)) + 1:04d}.flv"
         return Child.relay(recorder_job(self.input(), path), owner=self.lease.owner)
 
-    def branded_encoder(self) -> Encoder | None:
+    def reads_rendition(self) -> bool:
+        return bool(self.session.branding)
+
+    def encoder(self) -> Encoder | None:
         """The rendition a branded session records: the planner keeps exactly one running (every
         need of a branded session has the same ceiling), named by the latest plan."""
         return Encoder.objects.filter(session_id=self.row.session_id, desired="RUN").order_by("-pk").first()
 
-    def ready(self) -> bool:
-        if not super().ready():
-            return False
-        if not self.session.branding:
-            return True
+    def encoder_ready(self, encoder: Encoder | None) -> bool:
         # Recorded from the branded rendition once the plan is final (the source checked), so a
         # guessed rendition replaced a second later does not leave a part of another size.
-        encoder = self.branded_encoder()
-        return self.session.source_checked and encoder is not None and encoder.state == Encoder.State.RUNNING
+        return self.session.source_checked and super().encoder_ready(encoder)
 
     def input(self) -> str:
         session = self.session
         if session.branding:
-            encoder = self.branded_encoder()
+            encoder = self.encoder()
             suffix = encoder.rendition if encoder is not None else "none"
             return local_url("rendition", f"{session.stream_name}-{suffix}")
         # Untagged: the publish is not held for the recorder (it joins at the next keyframe).
         return local_url("live", session.stream_name)
-
-    def input_missing(self) -> bool:
-        if super().input_missing():
-            return True
-        if not self.session.branding:
-            return False
-        encoder = self.branded_encoder()
-        return encoder is None or encoder.state != Encoder.State.RUNNING
 
     # went_live: the row is RECORDING from its creation; the page shows the bytes growing.
     # retrying: the next start writes a new part; the parts are joined at the end.

@@ -23,7 +23,7 @@ from streaming import actions, supervisor
 from streaming.models import DestinationStream, Encoder, StreamSession
 from streaming.renditions import wait_until_live
 from streaming.status import push_session_status, push_to_user
-from streaming.workloads import local_url
+from streaming.workloads import EncoderWorkload, LeasedWorkload, RelayWorkload, local_url
 
 logger = logging.getLogger(__name__)
 WARN_BEFORE_LIMIT = timedelta(minutes=5)
@@ -71,26 +71,19 @@ def _check_source(session: StreamSession) -> None:
             transaction.on_commit(lambda pk=encoder.pk: actions.enqueue_supervisor("encoder", pk, node))
 
 
+def _supervise(task: str, workload: type[LeasedWorkload], pk: int) -> str:
+    actions.dequeued(task, pk)  # this message is being worked on: the row may be queued again
+    return supervisor.supervise(workload, pk).result
+
+
 @shared_task(name="streaming.tasks.supervise_destination", ignore_result=True)
 def supervise_destination(destination_id: int) -> str:
-    actions.dequeued("streaming.tasks.supervise_destination", destination_id)
-    outcome = supervisor.supervise_destination(destination_id)
-    _finalize_if_ending(DestinationStream, destination_id)
-    return outcome.result
+    return _supervise("streaming.tasks.supervise_destination", RelayWorkload, destination_id)
 
 
 @shared_task(name="streaming.tasks.supervise_encoder", ignore_result=True)
 def supervise_encoder(encoder_id: int) -> str:
-    actions.dequeued("streaming.tasks.supervise_encoder", encoder_id)
-    outcome = supervisor.supervise_encoder(encoder_id)
-    _finalize_if_ending(Encoder, encoder_id)
-    return outcome.result
-
-
-def _finalize_if_ending(model: type[DestinationStream] | type[Encoder], pk: int) -> None:
-    session_id = model.objects.filter(pk=pk).values_list("session_id", flat=True).first()
-    if session_id is not None:
-        actions.finalize_session(session_id)
+    return _supervise("streaming.tasks.supervise_encoder", EncoderWorkload, encoder_id)
 
 
 @shared_task(name="streaming.tasks.finalize_session", ignore_result=True)

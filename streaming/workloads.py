@@ -75,8 +75,20 @@ class LeasedWorkload:
             or self.row.state in self.row.FINISHED
         )
 
+    def reads_rendition(self) -> bool:
+        """True when the process reads an encoder's rendition (``encoder()``), not the source."""
+        return False
+
+    def encoder(self) -> Encoder | None:
+        return None
+
+    def encoder_ready(self, encoder: Encoder | None) -> bool:
+        return encoder is not None and encoder.state == Encoder.State.RUNNING
+
     def ready(self) -> bool:
-        return bool(self.session.publisher_connected)
+        if not self.session.publisher_connected:
+            return False
+        return not self.reads_rendition() or self.encoder_ready(self.encoder())
 
     def blocked(self) -> str | None:
         return None
@@ -88,7 +100,12 @@ class LeasedWorkload:
         return not self.session.publisher_connected
 
     def input_missing(self) -> bool:
-        return not self.session.publisher_connected
+        if not self.session.publisher_connected:
+            return True
+        if not self.reads_rendition():
+            return False
+        encoder = self.encoder()
+        return encoder is None or encoder.state != Encoder.State.RUNNING
 
     def source_unchecked(self) -> bool:
         return not self.session.source_checked
@@ -127,45 +144,35 @@ class RelayWorkload(LeasedWorkload):
 
     model = DestinationStream
 
-    def _encoder(self) -> Encoder | None:
+    def reads_rendition(self) -> bool:
+        return bool(self.row.rendition)
+
+    def encoder(self) -> Encoder | None:
         dest = self.row
         return Encoder.objects.filter(session_id=dest.session_id, rendition=dest.rendition).first()
 
     def blocked(self) -> str | None:
-        if not self.row.rendition:
+        if not self.reads_rendition():
             return None
-        encoder = self._encoder()
+        encoder = self.encoder()
         if encoder is not None and encoder.state == Encoder.State.ERROR:
             return f"Prism could not prepare the {self.row.rendition} version of your stream"
         return None
 
-    def ready(self) -> bool:
-        if not super().ready():
-            return False
-        if not self.row.rendition:
-            return True
-        encoder = self._encoder()
-        if encoder is None or encoder.desired != "RUN":
-            return False
+    def encoder_ready(self, encoder: Encoder | None) -> bool:
         # At its first start the relay connects before the encoder publishes (idle_streams),
         # so it gets the rendition's first keyframe; after a failure it waits for RUNNING.
-        return encoder.state == Encoder.State.RUNNING or encoder.attempts == 0
+        return (
+            encoder is not None
+            and encoder.desired == "RUN"
+            and (encoder.state == Encoder.State.RUNNING or encoder.attempts == 0)
+        )
 
     def input(self) -> str:
         dest = self.row
         if dest.rendition:
             return local_url("rendition", f"{self.session.stream_name}-{dest.rendition}", f"d{dest.pk}")
         return local_url("live", self.session.stream_name, f"d{dest.pk}")
-
-    def input_missing(self) -> bool:
-        if super().input_missing():
-            return True
-        return (
-            bool(self.row.rendition)
-            and not Encoder.objects.filter(
-                session_id=self.row.session_id, rendition=self.row.rendition, state=Encoder.State.RUNNING
-            ).exists()
-        )
 
     def prepare(self) -> None:
         """The platform's per-stream object (a YouTube broadcast, a Facebook live video), once:

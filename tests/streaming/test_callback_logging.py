@@ -13,7 +13,11 @@ from tests.test_health import closed_port
 
 
 def test_a_failing_callback_logs_its_traceback_without_the_key(
-    client: Client, owner: User, keyed: str, settings: Any, caplog: pytest.LogCaptureFixture  # noqa: F811
+    client: Client,
+    owner: User,
+    keyed: str,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,  # noqa: F811
 ) -> None:
     with_destinations(owner, 1)
     # Redis (the cache the publish waits on for its readers) is down.
