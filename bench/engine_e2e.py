@@ -32,6 +32,7 @@ from tests.conftest import _fresh_cache  # noqa: F401 - autouse fixture of the s
 from tests.ffmpeg_commands import build_copy_relay_command
 from tests.rtmp_stack import Publisher, SinkServer
 from tests.streaming.conftest import (
+    FAST,
     Engine,
     add_sink_destination,
     creator,
@@ -142,10 +143,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def test_bench_supervised_destination_cost(engine: Engine) -> None:  # noqa: F811
+def test_bench_supervised_destination_cost(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    # The lease and heartbeat as in production (the suite's workers beat every second).
+    monkeypatch.setitem(FAST, "STREAM_LEASE_SECONDS", "8")
+    monkeypatch.setitem(FAST, "STREAM_HEARTBEAT_SECONDS", "2")
     node = engine.add_node("c")
     user, key = creator("cost@example.com", PlanName.BUSINESS)
     n = COST_DESTINATIONS
+    # The worker with nothing to supervise (Celery's own upkeep), for comparison.
+    assert node.worker.proc is not None
+    time.sleep(5)
+    idle_before = cpu_seconds(node.worker.proc.pid)
+    time.sleep(COST_WINDOW / 2)
+    idle = (cpu_seconds(node.worker.proc.pid) - idle_before) / (COST_WINDOW / 2) * 100
     with SinkServer() as sink:
         for i in range(n):
             add_sink_destination(user, sink.url(f"c{i}"), f"c{i}")
@@ -170,7 +180,12 @@ def test_bench_supervised_destination_cost(engine: Engine) -> None:  # noqa: F81
                     DestinationStream.objects.filter(session=session).values_list("process_id", flat=True)
                 )
                 worker = node.worker.proc.pid  # type: ignore[union-attr]
-                groups = {"supervised": [worker, *relays], "bare": [r.pid for r in bare]}
+                groups = {
+                    "supervised": [worker, *relays],
+                    "relays": list(relays),
+                    "worker": [worker],
+                    "bare": [r.pid for r in bare],
+                }
                 before = {name: sum(cpu_seconds(p) for p in pids) for name, pids in groups.items()}
                 time.sleep(COST_WINDOW)
                 after = {name: sum(cpu_seconds(p) for p in pids) for name, pids in groups.items()}
@@ -183,8 +198,10 @@ def test_bench_supervised_destination_cost(engine: Engine) -> None:  # noqa: F81
     per = {name: (after[name] - before[name]) / n / COST_WINDOW * 100 for name in groups}
     print(f"\n(d) {n} copy destinations, {COST_WINDOW:.0f} s, % of a core per destination:")
     print(f"    supervised (media worker + relay): {per['supervised']:.3f}")
+    print(f"      of which the relay {per['relays']:.3f}, the media worker {per['worker']:.3f}")
     print(f"    bare ffmpeg -c copy:               {per['bare']:.3f}")
     print(f"    ratio: {per['supervised'] / per['bare']:.2f}x")
+    print(f"    the media worker idle (nothing supervised): {idle:.3f} % of a core in all")
 
 
 def test_bench_first_frame_of_a_branded_free_stream(engine: Engine) -> None:  # noqa: F811

@@ -35,6 +35,7 @@ class RecorderWorkload(LeasedWorkload):
     """A recording's recorder (``streaming.workloads.LeasedWorkload``): a relay to a new FLV part."""
 
     model = Recording
+    tick_every = QUOTA_CHECK_SECONDS
 
     def __init__(self, pk: int, lease: LeaseRunner) -> None:
         self._next_check = 0.0

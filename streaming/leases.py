@@ -45,6 +45,9 @@ class LeaseRunner:
     def due(self, now: float) -> bool:
         return self.schedule.due(now)
 
+    def next_due(self) -> float:
+        return self.schedule.next_at
+
     def renew(self, now: float) -> bool:
         """Heartbeat; False (and every later write refused) once another holder has the row."""
         if self._lost.is_set() or not self.model.heartbeat(self.pk, self._token(), self.seconds):

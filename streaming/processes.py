@@ -75,6 +75,7 @@ class Child:
         self.clock = clock  # the supervisor's clock: ``stalled(now)`` compares against it
         self.started = clock()
         self.last_advance: float | None = None
+        self.exited = threading.Event()  # set when the process closed its output (it has ended)
         self.on_progress = on_progress
         self.on_stderr = on_stderr  # raw lines, for tests that check nothing secret is printed
         self.watch = _watch
@@ -148,6 +149,7 @@ class Child:
             if mark > self._mark and (progress.frame or 0) > 0:
                 self._mark = mark
                 self.last_advance = self.clock()
+        self.exited.set()
 
     def _read_errors(self) -> None:
         assert self.proc.stderr is not None

@@ -61,9 +61,10 @@ PROCESS_MOVES = TransitionTable(
 
 
 class Process(Protocol):
-    """A running child (``streaming.processes.Child``)."""
+    """A running child (``streaming.processes.Child``); ``exited`` is set when it has ended."""
 
     pid: int
+    exited: threading.Event
     last_advance: float | None
     stderr_tail: list[str]
 
@@ -85,6 +86,8 @@ class Workload(Protocol):
     """
 
     name: str
+    # While the process runs, how often ``tick`` needs a step (None: only when something is due).
+    tick_every: float | None
 
     def refresh(self) -> None:
         """Read the row again (after a heartbeat, before a decision)."""
@@ -128,6 +131,9 @@ class Lease(Protocol):
     """``streaming.leases.LeaseRunner``, or a stand-in in unit tests."""
 
     def due(self, now: float) -> bool: ...
+    def next_due(self) -> float:
+        """When the next heartbeat is due (the supervisor's clock)."""
+
     def renew(self, now: float) -> bool: ...
     def keep_alive(self) -> AbstractContextManager[None]: ...
     def check(self) -> None: ...
@@ -188,17 +194,34 @@ class ProcessSupervisor:
     def finished(self) -> bool:
         return PROCESS_MOVES.final(self.phase)
 
-    def run(self, pause: Callable[[float], None] = time.sleep) -> str:
+    def run(self, pause: Callable[[float, threading.Event | None], None] | None = None) -> str:
+        wait = pause or (lambda seconds, wake: wake.wait(seconds) if wake else time.sleep(seconds))
         try:
             while not self.finished:
                 self.step()
                 if not self.finished:
-                    pause(self.policy.poll)
+                    child = self.child
+                    wait(self.idle_seconds(self.clock()), child.exited if child is not None else None)
         finally:
             if self.child is not None:
                 self.child.kill()
                 self.child = None
         return self.outcome
+
+    def idle_seconds(self, now: float) -> float:
+        """How long the loop may sleep. Starting or waiting: ``poll``. Running: until the next thing
+        that can happen is due (a heartbeat, the stall limit, the budget's refill, the workload's
+        tick), the process's exit waking it earlier; a healthy stream costs a few wake-ups a lease
+        instead of four a second (the supervisor's own CPU, docs/performance.md)."""
+        child = self.child
+        if self.phase != Phase.RUNNING or child is None or child.last_advance is None:
+            return self.policy.poll
+        due = [self.lease.next_due(), child.last_advance + self.policy.stall]
+        if self.failures and self.healthy_since is not None:
+            due.append(self.healthy_since + self.policy.healthy_refill)
+        if self.workload.tick_every is not None:
+            due.append(now + self.workload.tick_every)
+        return min(max(min(due) - now, 0.01), self.policy.stall)
 
     def step(self) -> None:
         try:

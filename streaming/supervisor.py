@@ -22,13 +22,17 @@ from streaming.workloads import EncoderWorkload, LeasedWorkload, RelayWorkload
 SHUTTING_DOWN = threading.Event()  # set when the media worker shuts down: stop children, free leases
 
 
-def pause(seconds: float) -> None:
-    """Sleep between checks. With a connection pool (``DB_POOL_MAX_SIZE``) the thread first hands
-    its connection back, so hundreds of supervisors share a few; without one it keeps it (closing
-    would mean a new PostgreSQL backend every few seconds per supervisor)."""
+def pause(seconds: float, wake: threading.Event | None = None) -> None:
+    """Sleep between checks (``wake``: the process ended, check now). With a connection pool
+    (``DB_POOL_MAX_SIZE``) the thread first hands its connection back, so hundreds of supervisors
+    share a few; without one it keeps it (closing would mean a new PostgreSQL backend every few
+    seconds per supervisor)."""
     if settings.DATABASES["default"].get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
         connection.close()
-    time.sleep(seconds)
+    if wake is not None:
+        wake.wait(seconds)
+    else:
+        time.sleep(seconds)
 
 
 def owner_name() -> str:

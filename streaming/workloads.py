@@ -54,6 +54,7 @@ class LeasedWorkload:
     """A workload whose row is ``model`` (a ``Leased`` row with a ``session``), held by ``lease``."""
 
     model: ClassVar[type[Leased]]
+    tick_every: float | None = None
 
     def __init__(self, pk: int, lease: LeaseRunner) -> None:
         self.pk, self.lease = pk, lease

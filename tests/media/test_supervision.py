@@ -53,6 +53,9 @@ class FakeLease:
     def due(self, now: float) -> bool:
         return self.beat
 
+    def next_due(self) -> float:
+        return float("inf")
+
     def renew(self, now: float) -> bool:
         return self.holds
 
@@ -71,6 +74,7 @@ class FakeWorkload:
     clock: Clock
     argv: list[list[str]] = field(default_factory=lambda: [STREAMS])
     name: str = "fake"
+    tick_every: float | None = None
     stop: bool = False
     publisher: bool = True
     blocked_by: str | None = None

@@ -15,9 +15,9 @@ from tests.test_health import closed_port
 def test_a_failing_callback_logs_its_traceback_without_the_key(
     client: Client,
     owner: User,
-    keyed: str,
+    keyed: str,  # noqa: F811 - the fixture imported above
     settings: Any,
-    caplog: pytest.LogCaptureFixture,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with_destinations(owner, 1)
     # Redis (the cache the publish waits on for its readers) is down.
