@@ -82,7 +82,10 @@ def test_bench_first_frame_through_the_engine(engine: Engine) -> None:  # noqa: 
     print("    runs:", ", ".join(f"{t:.2f}" for t in times))
 
 
-def test_bench_frozen_relay_replaced(engine: Engine) -> None:  # noqa: F811
+def test_bench_frozen_relay_replaced(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    # Every freeze spends one retry: the budget refills after 3 s of healthy streaming (60 s in
+    # production), and each run waits for that, or 20 freezes would end in ERROR by design.
+    monkeypatch.setitem(FAST, "STREAM_HEALTHY_REFILL_SECONDS", "3")
     node = engine.add_node("z")
     user, key = creator("frozen@example.com", PlanName.PRO)
     detected: list[float] = []
@@ -94,7 +97,12 @@ def test_bench_frozen_relay_replaced(engine: Engine) -> None:  # noqa: F811
         with Publisher(node.ingest.url(key), keyframe_seconds=2):
             for _ in range(FROZEN_RUNS):
                 wait_for(lambda: states(user) == {"z": "LIVE"}, 60, "LIVE")
-                time.sleep(3)
+                wait_for(
+                    lambda: DestinationStream.objects.get(session=session_of(user)).attempts == 0,
+                    30,
+                    "the retry budget refilled",
+                )
+                time.sleep(1)
                 row = DestinationStream.objects.get(session=session_of(user))
                 pid = row.process_id
                 assert pid
