@@ -19,7 +19,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) postgresql chromium
 help:
 	@echo "make run   - set up and serve Prism on http://127.0.0.1:8000 (SQLite, local Redis, ingest on :1935)"
 	@echo "make test  - set up and run the whole test suite (PostgreSQL and Redis on 127.0.0.1)"
-	@echo "make lint  - ruff check"
+	@echo "make lint  - ruff check and the import contracts (import-linter, pyproject.toml)"
 
 system:
 	@bin/install-system-packages $(RUN_PACKAGES)
@@ -55,6 +55,7 @@ run: system venv .env migrate
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 test: system-test services venv lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

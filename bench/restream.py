@@ -27,9 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streaming.ffmpeg import build_copy_relay_command, build_transcode_command
-from streaming.quality import preset_named
+from core.quality import preset_named
+from streaming.ffmpeg import build_transcode_command
 from streaming.renditions import wait_until_live
+from tests.ffmpeg_commands import build_copy_relay_command
 from tests.rtmp_stack import (
     FFMPEG,
     Answer,

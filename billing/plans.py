@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from streaming.quality import PRESET_NAMES, is_within, preset_named
+from core.quality import is_within, preset_named
 
 
 class PlanName(StrEnum):
@@ -141,11 +141,3 @@ def check_storage(plan: PlanLimits, bytes_used: int, bytes_more: int) -> Decisio
 
 def shows_branding(plan: PlanLimits) -> bool:
     return not plan.remove_branding
-
-
-def highest_quality(plan: PlanLimits) -> str:
-    return plan.max_quality
-
-
-def qualities_allowed(plan: PlanLimits) -> tuple[str, ...]:
-    return tuple(name for name in PRESET_NAMES if is_within(name, plan.max_quality))

@@ -223,7 +223,7 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
-SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_ADAPTER = "platforms.adapters.SocialAccountAdapter"
 # allauth's default rate limits (login_failed among them) stay on; they are only listed here.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("RATE_LIMIT_LOGIN_FAILED", default="10/m/ip,5/5m/key"),
@@ -360,6 +360,8 @@ RTMP_CALLBACK_ALLOWED_NETWORKS = env.list(
 # Where this node's workers read the ingest (nginx allows play from loopback only).
 RTMP_LOCAL_HOST = env.str("RTMP_LOCAL_HOST", default="127.0.0.1")
 # A publisher that drops and returns within this many seconds continues the same session.
+# When the ingest is started as root, the user its nginx worker runs as (Debian: nobody).
+RTMP_WORKER_USER = env.str("RTMP_WORKER_USER", default="nobody")
 STREAM_RECONNECT_GRACE_SECONDS = env.float("STREAM_RECONNECT_GRACE_SECONDS", default=30.0)
 # Supervision of relays and encoders (seconds): lease, heartbeat, stall detection, retries.
 STREAM_LEASE_SECONDS = env.float("STREAM_LEASE_SECONDS", default=8.0)

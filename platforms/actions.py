@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from allauth.socialaccount.models import SocialAccount
 from django.db import transaction
 
+from accounts.models import User
 from billing.models import plan_limits_for
 from billing.plans import ALLOWED, Decision, PlanLimits, check_destination_count
 from platforms.connect import PlatformAccount, revoke_quietly, streaming_setup
@@ -27,8 +29,6 @@ def apply_plan_limits(user_id: int) -> PlanApplied:
     back on, oldest first, up to the limit (an upgrade undoes what a downgrade did). Safe to run again:
     a second run finds nothing to do.
     """
-    from accounts.models import User
-
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         limit = plan_limits_for(user).max_platforms
@@ -87,8 +87,6 @@ def room_for_one_more(user: Any, except_pk: int | None = None) -> Decision:
 
 
 def _locked_user(user_id: int) -> Any:
-    from accounts.models import User
-
     return User.objects.select_for_update().get(pk=user_id)
 
 
@@ -159,8 +157,6 @@ def set_included(user_id: int, connection_id: int, include: bool) -> Decision:
 def disconnect(user_id: int, connection_id: int) -> None:
     """Remove a destination: the row (and with it tokens and key) and its allauth account, in one
     transaction. The platform is asked to revoke our token only after that transaction commits."""
-    from allauth.socialaccount.models import SocialAccount
-
     with transaction.atomic():
         connection = PlatformConnection.objects.select_for_update().get(pk=connection_id, user_id=user_id)
         kind, token = connection.kind, connection.refresh_token or connection.access_token

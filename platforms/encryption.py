@@ -1,4 +1,4 @@
-"""Secrets at rest: a text field encrypted with MultiFernet, and key rotation for every such field.
+"""Secrets at rest: a text field encrypted with MultiFernet (``core.encryption``), and key rotation.
 
 Keys come from settings.FIELD_ENCRYPTION_KEYS, newest first. New values are encrypted with the
 newest key; any listed key decrypts. A value under a key that is not listed raises
@@ -9,31 +9,22 @@ other value, the empty string included, is encrypted and round-trips exactly.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
-from cryptography.fernet import Fernet, MultiFernet
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FieldError
 from django.db import models, transaction
 
-
-@cache
-def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(key) for key in keys])
-
-
-def fernet() -> MultiFernet:
-    return _fernet_for(tuple(settings.FIELD_ENCRYPTION_KEYS))
+from core import encryption
 
 
 def encrypt(plaintext: str) -> str:
-    return fernet().encrypt(plaintext.encode()).decode()
+    return encryption.encrypt(plaintext, settings.FIELD_ENCRYPTION_KEYS)
 
 
 def decrypt(token: str) -> str:
-    return fernet().decrypt(token.encode()).decode()
+    return encryption.decrypt(token, settings.FIELD_ENCRYPTION_KEYS)
 
 
 class EncryptedTextField(models.TextField):

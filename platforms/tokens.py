@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from platforms import twitch, youtube
@@ -35,20 +36,43 @@ def needs_refresh(connection: PlatformConnection) -> bool:
 
 
 def refresh_tokens(connection: PlatformConnection) -> None:
-    """Renew the access token (and a rotated refresh token). On refusal: NEEDS_REAUTH, PlatformError."""
+    """Renew the access token (and a rotated refresh token). On refusal: NEEDS_REAUTH, PlatformError.
+
+    Beat, viewer polling and supervisors may refresh one connection at once. With rotated refresh
+    tokens (Twitch) the second refresh would present a token the first just used up, and mark a
+    healthy destination "needs reconnect". So a refresh holds the connection's row lock, and first
+    checks whether another refresh renewed the tokens since ``connection`` was read: then it takes
+    those instead of asking the platform again.
+    """
     refresher = REFRESHERS.get(connection.kind)
     if refresher is None or not connection.refresh_token:
         connection.mark_needs_reauth()
         raise PlatformError(f"{connection.get_kind_display()} needs to be reconnected.", needs_reconnect=True)
-    try:
-        grant = refresher(connection.refresh_token)
-    except PlatformError as exc:
-        if exc.needs_reconnect:
+    seen = connection.access_token
+    refused: PlatformError | None = None
+    with transaction.atomic():
+        row = PlatformConnection.objects.select_for_update().get(pk=connection.pk)
+        if row.access_token != seen and row.state != PlatformConnection.State.NEEDS_REAUTH:
+            _take_tokens(connection, row)
+            log.info("connection %s: access token refreshed meanwhile, reused", connection.pk)
+            return
+        try:
+            grant = refresher(row.refresh_token)
+        except PlatformError as exc:
+            refused = exc
+        else:
+            connection.store_tokens(grant.access_token, grant.refresh_token, grant.expires_at)
+    if refused is not None:
+        if refused.needs_reconnect:
             connection.mark_needs_reauth()
             log.info("connection %s: refresh refused, needs reconnect", connection.pk)
-        raise
-    connection.store_tokens(grant.access_token, grant.refresh_token, grant.expires_at)
+        raise refused
     log.info("connection %s: access token refreshed", connection.pk)
+
+
+def _take_tokens(connection: PlatformConnection, row: PlatformConnection) -> None:
+    connection.access_token, connection.refresh_token = row.access_token, row.refresh_token
+    connection.token_expires_at, connection.state = row.token_expires_at, row.state
 
 
 def with_access_token(connection: PlatformConnection, use: Callable[[str], T]) -> T:

@@ -12,20 +12,20 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from accounts.models import User
+from accounts.notices import notify
 from billing.models import plan_limits_for
 from billing.plans import Decision, PlanLimits, check_storage
 from billing.prompts import upgrade_url
-from recordings.models import Recording, RecordingPreference, storage_used
+from recordings.models import Recording, RecordingPreference, recorder_tag, storage_used
+from recordings.parts import parts_dir, parts_of
 from recordings.quota import may_start_recording
-from recordings.recorder import parts_dir, parts_of, recorder_tag
 from recordings.remux import probe_duration, remux_parts, remux_timeout
-from streaming.actions import media_queue
+from streaming.actions import enqueue_leased
 from streaming.models import StreamEvent, StreamSession
 from streaming.status import push_to_user
 from streaming.supervisor import owner_name
 
 logger = logging.getLogger(__name__)
-QUEUED_LEASE_SECONDS = 20.0
 
 
 class RecordingBusy(Exception):
@@ -72,8 +72,6 @@ def start_session_recording(session_id: int) -> Recording | None:
         decision = may_start_recording(plan_limits_for(session.user), storage_used(session.user_id))
         if not decision:
             _tell_creator(session, f"Your stream is live but is not being recorded. {decision.message}")
-            from accounts.notices import notify
-
             notify(session.user_id, f"A stream was not recorded. {decision.message}", with_pricing=True)
             return None
         recording = Recording.objects.create(user_id=session.user_id, session=session)
@@ -101,12 +99,7 @@ def withdraw_recording(session_id: int) -> None:
 
 def enqueue_recorder(recording_id: int, node: str) -> bool:
     """Queue the recorder's supervisor on the session's node unless someone holds or queued it."""
-    if not Recording.mark_queued(recording_id, QUEUED_LEASE_SECONDS):
-        return False
-    from recordings.tasks import supervise_recording
-
-    supervise_recording.apply_async(args=[recording_id], queue=media_queue(node))
-    return True
+    return enqueue_leased(Recording, recording_id, "recordings.tasks.supervise_recording", node)
 
 
 def stop_recording_at_quota(recording_id: int, decision: Decision) -> None:

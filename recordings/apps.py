@@ -6,17 +6,17 @@ class RecordingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Recordings sit above billing and streaming: each calls them through its hooks.
         from billing.enforcement import register_plan_enforcer
         from recordings.actions import (
             enforce_plan_on_storage,
             recorder_readers_for_new_session,
+            records_branded,
             withdraw_recording,
         )
-        from streaming import actions
+        from streaming import hooks
 
         register_plan_enforcer("recordings.storage", enforce_plan_on_storage)
-        # Recordings sit above streaming: the engine calls them through its hooks.
-        if recorder_readers_for_new_session not in actions.session_started_hooks:
-            actions.session_started_hooks.append(recorder_readers_for_new_session)
-        if withdraw_recording not in actions.session_withdrawn_hooks:
-            actions.session_withdrawn_hooks.append(withdraw_recording)
+        hooks.records_branded.register(records_branded)
+        hooks.session_planned.register(recorder_readers_for_new_session)
+        hooks.session_withdrawn.register(withdraw_recording)

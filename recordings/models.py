@@ -99,3 +99,8 @@ def storage_used(user_id: int, excluding: int | None = None) -> int:
     if excluding is not None:
         rows = rows.exclude(pk=excluding)
     return int(rows.aggregate(total=Sum("bytes"))["total"] or 0)
+
+
+def recorder_tag(recording_id: int) -> str:
+    """How the recorder names itself to on_play, so the publish is held until it is connected."""
+    return f"r{recording_id}"

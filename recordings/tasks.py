@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from recordings import actions
 from recordings.models import Recording
-from recordings.recorder import RecorderKind
-from streaming.actions import media_queue
+from recordings.recorder import RecorderWorkload
+from streaming.actions import QUEUED_LEASE_SECONDS, dequeued, media_queue
 from streaming.models import StreamSession
 from streaming.supervisor import supervise
 
@@ -17,7 +17,8 @@ from streaming.supervisor import supervise
 @shared_task(name="recordings.tasks.supervise_recording", ignore_result=True)
 def supervise_recording(recording_id: int) -> str:
     """Hold the recorder until the session ends, the quota is reached or it fails; then finalise."""
-    outcome = supervise(RecorderKind(), recording_id)
+    dequeued("recordings.tasks.supervise_recording", recording_id)
+    outcome = supervise(RecorderWorkload, recording_id)
     if outcome.result in ("stopped", "failed"):
         actions.finalize_recording(recording_id)
     return outcome.result
@@ -46,7 +47,7 @@ def reconcile_recordings() -> dict[str, int]:
     for pk, node in free.filter(live).values_list("pk", "session__node"):
         counts["requeued"] += actions.enqueue_recorder(pk, node)
     for pk, node in free.exclude(live).values_list("pk", "session__node"):
-        if Recording.mark_queued(pk, actions.QUEUED_LEASE_SECONDS):
+        if Recording.mark_queued(pk, QUEUED_LEASE_SECONDS):
             finalize_recording.apply_async(args=[pk], queue=media_queue(node) if node else "default")
             counts["finalizing"] += 1
     return counts

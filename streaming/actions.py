@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -23,10 +23,11 @@ from billing.plans import (
     check_stream_duration,
     shows_branding,
 )
+from core.quality import preset_named, session_ceiling
 from platforms.actions import Saved, add_custom_destination
 from platforms.models import PlatformConnection
-from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
-from streaming.quality import preset_named, session_ceiling
+from streaming import hooks
+from streaming.models import DestinationStream, Encoder, IngestKey, Leased, StreamSession
 from streaming.refusals import (
     ALREADY_LIVE,
     OLD_KEY,
@@ -35,10 +36,14 @@ from streaming.refusals import (
     tell_publish_refused,
 )
 from streaming.renditions import DestinationNeed, SourceInfo, plan_renditions
-from studio.models import StudioSettings
 
 logger = logging.getLogger(__name__)
 DEFAULT_TITLE = "Live on Prism"
+QUEUED_LEASE_SECONDS = 20.0  # a queued supervisor must claim its row within this, or it is queued again
+# A queued task leaves a marker until it starts; while it is there the task is not queued again, so
+# a node whose worker is down gets one message per row (and per source check) per this period,
+# not one per reconciler pass.
+QUEUED_MARKER_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -67,16 +72,67 @@ class PublishRefused(Exception):
         self.upgrade = upgrade
 
 
-# Hooks for apps above streaming: called with the id of a session being withdrawn (inside the
-# transaction that deletes it), so they remove what they made for it (a recording and its parts).
-session_withdrawn_hooks: list[Callable[[int], None]] = []
-# Hooks for apps above streaming: called after a session is planned and committed, with its id;
-# each returns the reader tags it started (held by on_publish like the relays').
-session_started_hooks: list[Callable[[int], tuple[str, ...]]] = []
-
-
 def media_queue(node: str) -> str:
     return f"media.{node}"
+
+
+def queue_task(name: str, args: list[object], **options: object) -> None:
+    """Queue the Celery task registered as ``name`` (``options``: queue, countdown...). Task modules
+    import the actions they run, so actions name the tasks they queue instead of importing them
+    (one direction: tasks -> actions)."""
+    current_app.signature(name, args=args, **options).apply_async()
+
+
+def queued_marker(task: str, pk: int) -> str:
+    return f"queued:{task}:{pk}"
+
+
+def queue_once(task: str, pk: int, **options: object) -> bool:
+    """Queue ``task(pk)`` unless a message for it is still waiting (its marker, which the task
+    clears when it starts with ``dequeued``). True if queued."""
+    if not cache.add(queued_marker(task, pk), 1, timeout=QUEUED_MARKER_SECONDS):
+        return False
+    queue_task(task, [pk], **options)
+    return True
+
+
+def dequeued(task: str, pk: int) -> None:
+    cache.delete(queued_marker(task, pk))
+
+
+SUPERVISOR_TASKS = {
+    "destination": (DestinationStream, "streaming.tasks.supervise_destination"),
+    "encoder": (Encoder, "streaming.tasks.supervise_encoder"),
+}
+
+
+def enqueue_supervisor(kind: str, pk: int, node: str) -> bool:
+    """Queue a supervisor for a free row on its node; False if a holder or a queued task has it."""
+    model, task = SUPERVISOR_TASKS[kind]
+    return enqueue_leased(model, pk, task, node)
+
+
+def enqueue_leased(model: type[Leased], pk: int, task: str, node: str) -> bool:
+    """Reserve a free leased row for a task (``mark_queued``) and queue it on ``node``'s media queue,
+    unless a message for it is still waiting there."""
+    if cache.get(queued_marker(task, pk)) is not None or not model.mark_queued(pk, QUEUED_LEASE_SECONDS):
+        return False
+    return queue_once(task, pk, queue=media_queue(node))
+
+
+def start_supervisors(session_id: int) -> tuple[str, ...]:
+    """Queue one supervisor per encoder and destination of a session just planned, and, through
+    ``hooks.session_planned``, what higher apps start with it (the recorder); returns the reader
+    tags those hooks started, which the publish waits for like the relays'."""
+    session = StreamSession.objects.get(pk=session_id)
+    for pk in session.encoders.values_list("pk", flat=True):
+        enqueue_supervisor("encoder", pk, session.node)
+    for pk in session.destinations.values_list("pk", flat=True):
+        enqueue_supervisor("destination", pk, session.node)
+    readers: tuple[str, ...] = ()
+    for tags in hooks.session_planned.call(session_id):
+        readers += tags
+    return readers
 
 
 def active_connections(user: User) -> list[PlatformConnection]:
@@ -162,8 +218,6 @@ def _start_or_resume(user_id: int, node: str) -> PublishAnswer:
     # Started after the commit (the workers must see the rows), and not as an on_commit hook:
     # a failure here must remove the session, not leave it Starting with half its relays queued.
     try:
-        from streaming.tasks import start_supervisors
-
         readers += start_supervisors(session.pk)
     except Exception:
         withdraw_session(session.pk)
@@ -184,7 +238,7 @@ def _new_session_locked(
         node=node,
         stream_name=StreamSession.new_stream_name(),
         title=DEFAULT_TITLE,
-        quality_ceiling=session_ceiling(StudioSettings.preferred_quality_of(user.pk), plan.max_quality),
+        quality_ceiling=session_ceiling(hooks.preferred_quality.first("", user.pk), plan.max_quality),
         branding=shows_branding(plan),
     )
     # Property 2: exactly one DestinationStream (hence one relay) per active destination.
@@ -198,9 +252,10 @@ def _new_session_locked(
     encoders = apply_plan(session, destinations, predicted_source(user.pk, session.quality_ceiling))
     session.planned = True
     session.save(update_fields=["planned"])
-    from streaming.tasks import check_source
-
-    check_source.apply_async_on_commit(args=[session.pk], queue=media_queue(node))
+    session_id = session.pk
+    transaction.on_commit(
+        lambda: queue_task("streaming.tasks.check_source", [session_id], queue=media_queue(node))
+    )
     readers = tuple(f"d{d.pk}" for d in destinations if not d.rendition) + tuple(f"e{e.pk}" for e in encoders)
     return session, readers
 
@@ -219,8 +274,7 @@ def withdraw_session(session_id: int) -> None:
     everything made for it. Queued supervisors then find no row; a running one loses its lease
     at its next heartbeat and kills its process."""
     with transaction.atomic():
-        for hook in session_withdrawn_hooks:
-            hook(session_id)
+        hooks.session_withdrawn.call(session_id)
         StreamSession.objects.filter(pk=session_id).delete()
 
 
@@ -247,9 +301,7 @@ def apply_plan(
     branded rendition a branded session's recording reads. Call inside a transaction holding the
     session; returns the encoders that need a supervisor."""
     needs = [DestinationNeed(d.pk, session.quality_ceiling, session.branding) for d in destinations]
-    from recordings.actions import records_branded
-
-    if records_branded(session):
+    if hooks.records_branded.any(session):
         # A branded session's recording is made from its branded rendition (the one its
         # destinations read; with no destination, one of its own), never from the clean source.
         needs.append(DestinationNeed(RECORDING_NEED, session.quality_ceiling, True))
@@ -383,12 +435,13 @@ def _end_locked(session: StreamSession, reason: str, state: str = StreamSession.
     session.encoders.update(desired="STOP")
     if session.state in StreamSession.ACTIVE:
         session.transition_to(state, reason)
-    from streaming.tasks import drop_session_streams, finalize_session
-
+    session_id, node = session.pk, session.node
     # Disconnect OBS and the session's readers now, on the node that holds them: OBS sees the
     # stream end, and every relay, encoder and recorder ends at once (docs/decisions.md).
-    drop_session_streams.apply_async_on_commit(args=[session.pk], queue=media_queue(session.node))
-    finalize_session.apply_async_on_commit(args=[session.pk], countdown=1)
+    transaction.on_commit(
+        lambda: queue_task("streaming.tasks.drop_session_streams", [session_id], queue=media_queue(node))
+    )
+    transaction.on_commit(lambda: queue_task("streaming.tasks.finalize_session", [session_id], countdown=1))
 
 
 def end_session(session_id: int, reason: str) -> bool:

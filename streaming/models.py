@@ -18,6 +18,9 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.hooks import Hook
+from core.leases import LeaseLost
+from core.states import TransitionTable
 from platforms.encryption import EncryptedTextField
 
 KEY_PREFIX = "live_"
@@ -27,14 +30,10 @@ def digest_of(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class IllegalTransition(Exception):
-    pass
-
-
-def _push_after_commit(session_id: int) -> None:
-    from streaming.status import push_session_status
-
-    transaction.on_commit(lambda: push_session_status(session_id))
+# A session's status changed (a StreamEvent was recorded): called after the commit with the
+# session's id. The status push (``streaming.status``, registered in StreamingConfig.ready) reads
+# these rows, so it sits above them instead of being imported from here.
+session_changed: Hook[[int], None] = Hook("session_changed")
 
 
 class StateMachine(models.Model):
@@ -51,6 +50,14 @@ class StateMachine(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def transition_table(cls) -> TransitionTable:
+        table = cls.__dict__.get("_transition_table")
+        if table is None:
+            table = TransitionTable(cls.TRANSITIONS, cls.__name__)
+            cls._transition_table = table  # type: ignore[attr-defined]
+        return table
+
     def apply_transition(self, previous: str, state: str, message: str) -> list[str]:
         """Set fields other than ``state`` on this locked row; return their names."""
         return []
@@ -62,21 +69,31 @@ class StateMachine(models.Model):
     def event_fields(self, message: str) -> dict[str, object] | None:
         raise NotImplementedError
 
-    def transition_to(self, state: str, message: str = "", **values: object) -> bool:
+    def transition_to(
+        self, state: str, message: str = "", *, lease_token: int | None = None, **values: object
+    ) -> bool:
         """Move to ``state`` under a row lock (setting ``values`` with it) and record a StreamEvent.
 
         Returns False when the row is already there; raises IllegalTransition for a move the
-        table forbids. This instance is refreshed with the fields the move changed.
+        table forbids. With ``lease_token`` (a supervisor's write) the move happens only while
+        the row's lease carries that token, else LeaseLost: a fenced-off holder changes nothing.
+        This instance is refreshed with the fields the move changed.
         """
         model = type(self)
         with transaction.atomic():
-            row = model.objects.select_for_update().get(pk=self.pk)  # type: ignore[attr-defined]
+            rows = model.objects.select_for_update().filter(pk=self.pk)  # type: ignore[attr-defined]
+            if lease_token is not None:
+                rows = rows.filter(lease_token=lease_token)
+            row = rows.first()
+            if row is None and lease_token is None:
+                raise model.DoesNotExist(f"{model.__name__} {self.pk}")  # type: ignore[attr-defined]
+            if row is None:
+                raise LeaseLost(f"{model.__name__} {self.pk}: lease {lease_token} lost")
             previous = row.state
             if previous == state:
                 fields = row.apply_repeat(message)
             else:
-                if state not in self.TRANSITIONS[previous]:
-                    raise IllegalTransition(f"{model.__name__} {self.pk}: {previous} -> {state}")
+                self.transition_table().check(previous, state, f"{model.__name__} {self.pk}")
                 row.state = state
                 for name, value in values.items():
                     setattr(row, name, value)
@@ -90,7 +107,8 @@ class StateMachine(models.Model):
             event = row.event_fields(message)
             if event is not None:
                 StreamEvent.objects.create(from_state=previous, to_state=state, **event)
-                _push_after_commit(row.session_pk)
+                session_id = row.session_pk
+                transaction.on_commit(lambda: session_changed.call(session_id))
         return True
 
     @property

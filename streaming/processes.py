@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from core.redaction import redact
 from streaming.progress import Progress, ProgressReader
-from streaming.relay import SETTLE_SECONDS, RelayJob, RelayWatch, Verdict, redact
+from streaming.relay import SETTLE_SECONDS, RelayJob, RelayWatch, Verdict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _SETPRIV = shutil.which("setpriv")
@@ -66,13 +67,15 @@ class Child:
         *,
         on_progress: Callable[[Progress], None] | None = None,
         on_stderr: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
         _watch: RelayWatch | None = None,
         _key_pipe: tuple[int, int] | None = None,
     ) -> None:
         self.secrets = secrets
-        self.started = time.monotonic()
+        self.clock = clock  # the supervisor's clock: ``stalled(now)`` compares against it
+        self.started = clock()
         self.last_advance: float | None = None
-        self.frames = 0
+        self.exited = threading.Event()  # set when the process closed its output (it has ended)
         self.on_progress = on_progress
         self.on_stderr = on_stderr  # raw lines, for tests that check nothing secret is printed
         self.watch = _watch
@@ -145,8 +148,8 @@ class Child:
             mark = (progress.out_time_us or 0, progress.total_size or 0)
             if mark > self._mark and (progress.frame or 0) > 0:
                 self._mark = mark
-                self.frames = progress.frame or 0
-                self.last_advance = time.monotonic()
+                self.last_advance = self.clock()
+        self.exited.set()
 
     def _read_errors(self) -> None:
         assert self.proc.stderr is not None

@@ -17,7 +17,7 @@ half lines are ignored, and a value that does not parse is reported as ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # A line longer than this is not a progress line; dropping it bounds the reader's memory
@@ -103,11 +103,10 @@ def parse_progress(lines: Iterable[str]) -> Progress:
 
 
 class ProgressReader:
-    """Incremental parser: feed it lines (or raw chunks) and get a Progress per finished block."""
+    """Incremental parser: feed it lines and get a Progress per finished block."""
 
     def __init__(self) -> None:
         self._block: list[str] = []
-        self._partial = ""
         self.last: Progress | None = None
 
     def feed(self, line: str) -> Progress | None:
@@ -125,54 +124,3 @@ class ProgressReader:
         self._block = []
         self.last = progress
         return progress
-
-    def feed_chunk(self, data: bytes | str) -> list[Progress]:
-        """Take raw output (any split, even mid-line); return the blocks it finished."""
-        if isinstance(data, bytes):
-            data = data.decode("utf-8", errors="replace")
-        text = self._partial + data
-        *complete, self._partial = text.replace("\r", "\n").split("\n")
-        if len(self._partial) > MAX_LINE:
-            self._partial = ""
-        done = []
-        for line in complete:
-            progress = self.feed(line)
-            if progress is not None:
-                done.append(progress)
-        return done
-
-    def iter_lines(self, lines: Iterable[str]) -> Iterator[Progress]:
-        """Yield a Progress for each block completed by ``lines`` (e.g. a pipe's lines)."""
-        for line in lines:
-            progress = self.feed(line)
-            if progress is not None:
-                yield progress
-
-
-def format_progress_block(
-    *,
-    frame: int,
-    fps: float,
-    out_time_us: int,
-    total_size: int,
-    bitrate_kbps: float | None,
-    speed: float | None,
-    ended: bool,
-) -> str:
-    """Render one block the way ``ffmpeg -progress`` does (the relay writes these)."""
-    seconds, micros = divmod(max(out_time_us, 0), 1_000_000)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    bitrate = "N/A" if bitrate_kbps is None else f"{bitrate_kbps:.1f}kbits/s"
-    speed_text = "N/A" if speed is None else f"{speed:.3g}x"
-    return (
-        f"frame={frame}\n"
-        f"fps={fps:.2f}\n"
-        f"bitrate={bitrate}\n"
-        f"total_size={total_size}\n"
-        f"out_time_us={out_time_us}\n"
-        f"out_time_ms={out_time_us}\n"
-        f"out_time={hours:02d}:{minutes:02d}:{secs:02d}.{micros:06d}\n"
-        f"speed={speed_text}\n"
-        f"progress={'end' if ended else 'continue'}\n"
-    )

@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from core.quality import PRESETS, QualityPreset, preset_named
 from streaming.ffmpeg import build_probe_command
-from streaming.quality import PRESETS, QualityPreset, preset_named
 
 # Frame rates are nominal: 29.97 is "30", 59.94 is "60".
 FPS_TOLERANCE = 1.0

@@ -21,6 +21,9 @@ tests start a real nginx with it. Three RTMP applications:
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,8 +101,9 @@ def render_nginx_rtmp_config(config: RtmpConfig) -> str:
     if any(ch in config.callback_base for ch in " ;{}'\"\n"):
         raise ValueError("callback base URL contains characters nginx cannot take unquoted")
     on = {name: callback_url(config.callback_base, name, node) for name in CALLBACK_PATHS}
-    # As root, nginx drops its worker to `user` (Debian default: nobody), which then
-    # could not write HLS into a private runtime dir; unprivileged, nginx ignores `user`.
+    # Started as root, nginx runs its worker (the process that talks RTMP to the world) as
+    # `user` (``prepare_runtime_dir`` gives it the two directories it writes); unprivileged,
+    # nginx ignores `user` and the worker is that user anyway.
     lines = [
         f"# Rendered by streaming.rtmp_config for media node {node}; do not edit by hand.",
         f"load_module {config.module_path};",
@@ -221,10 +225,28 @@ def render_nginx_rtmp_config(config: RtmpConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def prepare_runtime_dir(runtime_dir: Path) -> None:
-    """Create the directories the rendered config writes to (nginx does not create them)."""
+def user_and_group(name: str) -> str:
+    """``name`` and its primary group, for nginx's ``user`` (which otherwise looks for a group
+    of the same name: Debian's ``nobody`` is in ``nogroup``)."""
+    account = pwd.getpwnam(name)
+    return f"{name} {grp.getgrgid(account.pw_gid).gr_name}"
+
+
+def prepare_runtime_dir(runtime_dir: Path, worker_user: str | None = None) -> None:
+    """Create the directories the rendered config writes to (nginx does not create them).
+
+    With ``worker_user`` (nginx started as root drops its worker to that user) the worker gets
+    the directories it writes (``hls``, ``tmp``) and may reach them; the master, still root,
+    writes the logs and the pid file.
+    """
+    runtime = Path(runtime_dir)
     for sub in ("logs", "hls", "tmp"):
-        (Path(runtime_dir) / sub).mkdir(parents=True, exist_ok=True)
+        (runtime / sub).mkdir(parents=True, exist_ok=True)
+    if worker_user is not None:
+        account = pwd.getpwnam(worker_user)
+        runtime.chmod(0o755)
+        for sub in ("hls", "tmp"):
+            os.chown(runtime / sub, account.pw_uid, account.pw_gid)
 
 
 def nginx_command(conf_path: Path, runtime_dir: Path, nginx: str = "nginx", test: bool = False) -> list[str]:

@@ -7,6 +7,8 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from streaming.models import StreamSession
+
 logger = logging.getLogger(__name__)
 
 
@@ -16,8 +18,6 @@ def user_group(user_id: int) -> str:
 
 def session_payload(session_id: int) -> dict[str, object] | None:
     """Session and per-destination state, error message and viewers; no secret ever."""
-    from streaming.models import StreamSession
-
     session = StreamSession.objects.filter(pk=session_id).first()
     if session is None:
         return None

@@ -7,10 +7,12 @@ ingest took the publish; the reconciler and the viewer poll run from beat on ``d
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import worker_shutting_down
+from django import db
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -21,9 +23,9 @@ from streaming import actions, ingest_control, supervisor
 from streaming.models import DestinationStream, Encoder, StreamSession
 from streaming.renditions import wait_until_live
 from streaming.status import push_session_status, push_to_user
+from streaming.workloads import EncoderWorkload, LeasedWorkload, RelayWorkload, local_url
 
 logger = logging.getLogger(__name__)
-QUEUED_LEASE_SECONDS = 20.0  # a queued supervisor must claim its row within this, or it is queued again
 WARN_BEFORE_LIMIT = timedelta(minutes=5)
 
 
@@ -32,19 +34,10 @@ def _stop_supervisors(**_: object) -> None:
     supervisor.SHUTTING_DOWN.set()
 
 
-def enqueue_supervisor(kind: str, pk: int, node: str) -> bool:
-    """Queue a supervisor for a free row on its node; False if a holder or a queued task has it."""
-    model = DestinationStream if kind == "destination" else Encoder
-    if not model.mark_queued(pk, QUEUED_LEASE_SECONDS):
-        return False
-    task = supervise_destination if kind == "destination" else supervise_encoder
-    task.apply_async(args=[pk], queue=actions.media_queue(node))
-    return True
-
-
 @shared_task(name="streaming.tasks.check_source", ignore_result=True)
 def check_source(session_id: int) -> None:
     """Probe what the publisher really sends; correct the plan made at publish time if it differs."""
+    actions.dequeued("streaming.tasks.check_source", session_id)
     session = StreamSession.objects.filter(pk=session_id).first()
     if session is None or session.state not in StreamSession.ACTIVE or session.source_checked:
         return
@@ -59,7 +52,7 @@ def check_source(session_id: int) -> None:
 
 def _check_source(session: StreamSession) -> None:
     session_id = session.pk
-    source = wait_until_live(supervisor.local_url("live", session.stream_name), timeout=10.0)
+    source = wait_until_live(local_url("live", session.stream_name), timeout=10.0)
     with transaction.atomic():
         locked = StreamSession.objects.select_for_update().get(pk=session_id)
         if locked.source_checked or locked.state not in StreamSession.ACTIVE:
@@ -75,41 +68,22 @@ def _check_source(session: StreamSession) -> None:
         node = locked.node
         transaction.on_commit(lambda: actions.session_went_live(session_id))
         for encoder in to_start:
-            transaction.on_commit(lambda pk=encoder.pk: enqueue_supervisor("encoder", pk, node))
+            transaction.on_commit(lambda pk=encoder.pk: actions.enqueue_supervisor("encoder", pk, node))
 
 
-def start_supervisors(session_id: int) -> tuple[str, ...]:
-    """Queue one supervisor per encoder and destination of a session just planned, and let the
-    apps above (recordings) start theirs; returns the reader tags those hooks started."""
-    session = StreamSession.objects.get(pk=session_id)
-    for pk in session.encoders.values_list("pk", flat=True):
-        enqueue_supervisor("encoder", pk, session.node)
-    for pk in session.destinations.values_list("pk", flat=True):
-        enqueue_supervisor("destination", pk, session.node)
-    readers: tuple[str, ...] = ()
-    for hook in actions.session_started_hooks:
-        readers += hook(session_id)
-    return readers
+def _supervise(task: str, workload: type[LeasedWorkload], pk: int) -> str:
+    actions.dequeued(task, pk)  # this message is being worked on: the row may be queued again
+    return supervisor.supervise(workload, pk).result
 
 
 @shared_task(name="streaming.tasks.supervise_destination", ignore_result=True)
 def supervise_destination(destination_id: int) -> str:
-    outcome = supervisor.supervise_destination(destination_id)
-    _finalize_if_ending(DestinationStream, destination_id)
-    return outcome.result
+    return _supervise("streaming.tasks.supervise_destination", RelayWorkload, destination_id)
 
 
 @shared_task(name="streaming.tasks.supervise_encoder", ignore_result=True)
 def supervise_encoder(encoder_id: int) -> str:
-    outcome = supervisor.supervise_encoder(encoder_id)
-    _finalize_if_ending(Encoder, encoder_id)
-    return outcome.result
-
-
-def _finalize_if_ending(model: type[DestinationStream] | type[Encoder], pk: int) -> None:
-    session_id = model.objects.filter(pk=pk).values_list("session_id", flat=True).first()
-    if session_id is not None:
-        actions.finalize_session(session_id)
+    return _supervise("streaming.tasks.supervise_encoder", EncoderWorkload, encoder_id)
 
 
 @shared_task(name="streaming.tasks.drop_session_streams", ignore_result=True)
@@ -140,7 +114,12 @@ def reconcile() -> dict[str, int]:
     live_sessions = StreamSession.objects.filter(
         state__in=StreamSession.ACTIVE, desired=StreamSession.Desired.LIVE
     )
-    # 1. A row that should run but whose lease expired (its worker died): queue it on its node.
+    # 0. A destination (or encoder) whose holder is gone: its process is gone with it, so it is
+    # reconnecting, not live, from the moment the lease ran out.
+    orphaned(DestinationStream, DestinationStream.State.LIVE, DestinationStream.State.CONNECTING, now)
+    orphaned(Encoder, Encoder.State.RUNNING, Encoder.State.STARTING, now)
+    # 1. A row that should run but whose lease expired (its worker died): queue it on its node
+    # (once: a message still waiting on a node whose worker is down is not sent again).
     for kind, model in (("encoder", Encoder), ("destination", DestinationStream)):
         orphans = (
             model.objects.filter(session__in=live_sessions.filter(planned=True), desired="RUN")
@@ -150,12 +129,12 @@ def reconcile() -> dict[str, int]:
             .values_list("pk", "session__node")
         )
         for pk, node in orphans:
-            counts["requeued"] += enqueue_supervisor(kind, pk, node)
+            counts["requeued"] += actions.enqueue_supervisor(kind, pk, node)
     # 2. A source check that never happened (the node's worker was down when the publish came).
     stale = now - timedelta(seconds=20)
     unchecked = live_sessions.filter(source_checked=False, started_at__lt=stale)
     for pk, node in unchecked.values_list("pk", "node"):
-        check_source.apply_async(args=[pk], queue=actions.media_queue(node))
+        actions.queue_once("streaming.tasks.check_source", pk, queue=actions.media_queue(node))
     # 3. Publishers gone for longer than the grace period; 4. the plan's duration limit.
     gone = now - timedelta(seconds=settings.STREAM_RECONNECT_GRACE_SECONDS)
     for pk in live_sessions.filter(publisher_connected=False, publisher_left_at__lt=gone).values_list(
@@ -192,18 +171,57 @@ def reconcile() -> dict[str, int]:
     return counts
 
 
+def orphaned(model: type[DestinationStream] | type[Encoder], live: str, waiting: str, now: object) -> int:
+    """Rows still ``live`` whose lease ran out: ``waiting`` until a new supervisor has them."""
+    moved = 0
+    for pk in model.objects.filter(state=live).filter(model.claimable(now)).values_list("pk", flat=True):
+        with transaction.atomic():
+            row = (
+                model.objects.select_for_update()
+                .filter(pk=pk, state=live)
+                .filter(model.claimable(now))
+                .first()
+            )
+            if row is not None:
+                moved += row.transition_to(waiting, "Reconnecting: the media worker holding it stopped")
+    return moved
+
+
+VIEWER_POLL_THREADS = 8
+
+
+def _viewers_of(dest: DestinationStream) -> int | None:
+    try:
+        return viewer_count(dest.connection, dest.platform_ref)  # type: ignore[arg-type]
+    finally:
+        db.connection.close()  # this pool thread's own connection (a token refresh may use it)
+
+
 @shared_task(name="streaming.tasks.poll_viewers", ignore_result=True)
 def poll_viewers() -> int:
-    """Store each live destination's viewer count, as its platform reports it."""
+    """Store each live destination's viewer count, as its platform reports it.
+
+    The platforms are asked in parallel (a slow one does not hold the others for its timeout);
+    a destination whose platform fails or answers nonsense is logged and skipped, never the pass.
+    """
     updated = 0
     live = DestinationStream.objects.filter(state=DestinationStream.State.LIVE).select_related("connection")
     # Not filtered on platform_ref: Twitch reports viewers per channel and has none.
-    for dest in live:
-        if dest.connection is None:
-            continue
+    polled = [dest for dest in live if dest.connection is not None]
+    with ThreadPoolExecutor(max_workers=VIEWER_POLL_THREADS, thread_name_prefix="viewers") as pool:
+        answers = {dest.pk: pool.submit(_viewers_of, dest) for dest in polled}
+    for dest in polled:
         try:
-            viewers = viewer_count(dest.connection, dest.platform_ref)
-        except PlatformError:
+            viewers = answers[dest.pk].result()
+            if viewers is not None and (
+                isinstance(viewers, bool) or not isinstance(viewers, int) or viewers < 0
+            ):
+                raise ValueError(f"not a viewer count: {viewers!r}")
+        except PlatformError as exc:
+            logger.warning("viewer count of destination %s: %s", dest.pk, exc.message)
+            continue
+        except Exception:
+            logger.warning("viewer count of destination %s failed", dest.pk, exc_info=True)
             continue
         if viewers != dest.viewer_count:
             DestinationStream.objects.filter(pk=dest.pk).update(viewer_count=viewers)

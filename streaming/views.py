@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import traceback
 from collections.abc import Callable
 from functools import wraps
 
@@ -19,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.redaction import redact
 from streaming import actions
 from streaming.forms import RtmpCallbackForm
 
@@ -62,8 +64,10 @@ def rtmp_callback(
                 ):
                     return refuse()
                 return handler(form.cleaned_data)
-            except Exception as exc:
-                logger.error("rtmp %s callback failed: %s", handler.__name__, type(exc).__name__)
+            except Exception:
+                # The traceback, redacted: the ingest key (the form's name) and any URL or token.
+                detail = redact(traceback.format_exc(), (request.POST.get("name", ""),))
+                logger.error("rtmp %s callback failed\n%s", handler.__name__, detail)
                 return refuse()
 
         return view

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from streaming.quality import PRESET_NAMES
+from core.quality import PRESET_NAMES
 
 
 class RevealKeyForm(forms.Form):

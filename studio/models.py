@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from streaming.quality import PRESET_NAMES
+from core.quality import PRESET_NAMES
 
 
 class StudioSettings(models.Model):

@@ -14,11 +14,11 @@ from django.views.decorators.http import require_POST
 from billing.models import plan_limits_for
 from billing.plans import PLANS_IN_ORDER, check_quality
 from billing.prompts import flash_upgrade_prompt, upgrade_prompt_response
+from core.quality import PRESETS, is_within, session_ceiling
 from platforms.models import PlatformConnection
 from streaming import actions
 from streaming.consumers import stop_own_session
 from streaming.models import IngestKey
-from streaming.quality import PRESETS, is_within, session_ceiling
 from studio import preview
 from studio.forms import QualityForm, RevealKeyForm, StopForm
 from studio.models import StudioSettings

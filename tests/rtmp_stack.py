@@ -36,7 +36,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from streaming.ffmpeg import build_test_pattern_command
 from streaming.processes import Child
 from streaming.progress import Progress
 from streaming.relay import RelayJob
@@ -46,7 +45,9 @@ from streaming.rtmp_config import (
     nginx_command,
     prepare_runtime_dir,
     render_nginx_rtmp_config,
+    user_and_group,
 )
+from tests.ffmpeg_commands import build_test_pattern_command
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NGINX = os.environ.get("PRISM_NGINX", "nginx")
@@ -208,6 +209,8 @@ class CallbackServer(_Managed):
 
 
 class _Nginx(_Managed):
+    worker_user: str | None = None  # the user a root-started nginx runs its worker as
+
     def __init__(self, workdir: Path | None = None) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.workdir = workdir
@@ -222,7 +225,7 @@ class _Nginx(_Managed):
             self._tmp = tempfile.TemporaryDirectory(prefix="prism-nginx-")
             self.workdir = Path(self._tmp.name)
         self.port = self.port or free_port()
-        prepare_runtime_dir(self.workdir)
+        prepare_runtime_dir(self.workdir, self.worker_user if self.worker_user != "root" else None)
         conf = self.workdir / "nginx.conf"
         conf.write_text(self.render())
         self.proc = subprocess.Popen(
@@ -273,9 +276,11 @@ class IngestServer(_Nginx):
         idle_streams: bool = True,
         update_seconds: int = 30,
         workdir: Path | None = None,
+        worker_user: str | None = None,
     ) -> None:
         super().__init__(workdir)
         self.control_port = free_port()
+        self.worker_user = worker_user or _worker_user()
         self.update_seconds = update_seconds
         self.callback_base = callback_base
         self.node_name = node_name
@@ -292,7 +297,7 @@ class IngestServer(_Nginx):
                 node_name=self.node_name,
                 hls_http_port=self.hls_http_port,
                 listen_host="127.0.0.1",
-                user=_worker_user(),
+                user=user_and_group(self.worker_user) if self.worker_user else None,
                 idle_streams=self.idle_streams,
                 update_seconds=self.update_seconds,
                 control_port=self.control_port,

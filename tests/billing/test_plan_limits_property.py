@@ -24,7 +24,7 @@ from billing.plans import (
     check_stream_duration,
 )
 from billing.prompts import flash_upgrade_prompt, upgrade_prompt_response
-from streaming.quality import PRESET_NAMES
+from core.quality import PRESET_NAMES
 
 GB = 1024**3
 # The seed design's PLAN_LIMITS, written out again so the test does not trust billing/plans.py.

@@ -58,6 +58,34 @@ class Reply:
 Handler = Callable[[Any, Request], Reply]
 
 
+class Gate:
+    """Holds the requests it matches until ``release()``: a platform that is slow at the HTTP level,
+    for as long as a test needs (never longer than ``limit`` seconds)."""
+
+    def __init__(self, method: str, pattern: str, limit: float = 30.0) -> None:
+        self.method, self.pattern, self.limit = method.upper(), re.compile(pattern + r"\Z"), limit
+        self.arrived = 0
+        self._changed = threading.Condition()
+        self._open = threading.Event()
+
+    def matches(self, request: Request) -> bool:
+        return request.method == self.method and self.pattern.match(request.path) is not None
+
+    def pass_through(self) -> None:
+        with self._changed:
+            self.arrived += 1
+            self._changed.notify_all()
+        self._open.wait(self.limit)
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """True once ``count`` requests are being held (or went through)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.arrived >= count, timeout)
+
+    def release(self) -> None:
+        self._open.set()
+
+
 def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
     def mark(handler: Handler) -> Handler:
         handler.__dict__.setdefault("_routes", []).append((method.upper(), re.compile(pattern + r"\Z")))
@@ -82,6 +110,7 @@ class FakeService:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.requests: list[Request] = []
+        self.gates: list[Gate] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -91,7 +120,17 @@ class FakeService:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    def hold(self, method: str, pattern: str) -> Gate:
+        """Hold every ``method`` request to a path matching ``pattern`` until the gate is released."""
+        gate = Gate(method, pattern)
+        with self.lock:
+            self.gates.append(gate)
+        return gate
+
     def dispatch(self, request: Request) -> Reply:
+        for gate in list(self.gates):
+            if gate.matches(request):
+                gate.pass_through()
         for method, pattern, name in self.routes:
             if method != request.method:
                 continue
@@ -144,6 +183,8 @@ class FakeService:
         return self
 
     def stop(self) -> None:
+        for gate in self.gates:
+            gate.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -6,15 +6,9 @@ import subprocess
 
 import pytest
 
-from streaming.ffmpeg import (
-    build_copy_relay_command,
-    build_probe_command,
-    build_test_pattern_command,
-    build_transcode_command,
-    output_fps,
-    video_filter,
-)
-from streaming.quality import preset_named
+from core.quality import preset_named
+from streaming.ffmpeg import build_probe_command, build_transcode_command, output_fps, video_filter
+from tests.ffmpeg_commands import build_copy_relay_command, build_test_pattern_command
 from tests.rtmp_stack import FFPROBE
 
 IN = "rtmp://127.0.0.1:1935/live/s-0123abcd"

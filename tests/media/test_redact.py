@@ -1,10 +1,10 @@
-"""streaming.relay.redact: no stream key or credential survives in text we store or print."""
+"""core.redaction.redact: no stream key or credential survives in text we store or print."""
 
 from __future__ import annotations
 
 import pytest
 
-from streaming.relay import redact
+from core.redaction import redact
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from core.quality import preset_named
 from streaming.ffmpeg import build_transcode_command
-from streaming.quality import preset_named
 from streaming.relay import RelayError, RelayJob
 from streaming.renditions import Rendition, wait_until_live
 from tests.rtmp_stack import (

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from streaming.quality import preset_named
+from core.quality import preset_named
 from streaming.renditions import (
     DestinationNeed,
     Rendition,

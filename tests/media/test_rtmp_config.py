@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pwd
 import subprocess
 import time
 import urllib.request
@@ -258,3 +261,29 @@ def test_sink_server_records_what_it_receives() -> None:
     with SinkServer() as sink, _publisher(sink.url("k1")):
         assert wait_until(lambda: sink.first_video_tag("k1", keyframe=True), 10)
         assert wait_until(lambda: sink.decoded_frames("k1") > 10, 10)
+
+
+def worker_uids(master_pid: int) -> set[int]:
+    """Real uids of nginx's worker processes (the master's children)."""
+    uids = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            if int(fields["PPid"]) == master_pid:
+                uids.add(int(fields["Uid"].split()[0]))
+    return uids
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="nginx drops its worker's privileges only when started as root")
+def test_started_as_root_the_worker_runs_unprivileged_and_still_writes_hls() -> None:
+    nobody = pwd.getpwnam("nobody").pw_uid
+    with (
+        CallbackServer(lambda path, form: Answer(204)) as web,
+        IngestServer(web.base_url, worker_user="nobody") as ingest,
+        _publisher(ingest.url("preview", app="sink")),
+    ):
+        assert ingest.proc is not None
+        assert wait_until(lambda: worker_uids(ingest.proc.pid) == {nobody}, 10)  # type: ignore[union-attr]
+        assert ingest.workdir is not None
+        hls = ingest.workdir / "hls"
+        assert wait_until(lambda: any(hls.glob("preview*.ts")), 15), ingest.error_log()

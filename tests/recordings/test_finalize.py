@@ -20,8 +20,8 @@ from recordings.remux import (
     parse_duration,
     parse_packet_times,
 )
-from streaming.ffmpeg import build_test_pattern_command
 from streaming.models import StreamSession
+from tests.ffmpeg_commands import build_test_pattern_command
 from tests.rtmp_stack import FFMPEG, probe_file
 
 pytestmark = pytest.mark.django_db

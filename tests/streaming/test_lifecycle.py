@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import pwd
 import subprocess
 from datetime import timedelta
 from io import StringIO
@@ -19,12 +21,12 @@ from django.utils import timezone
 from accounts.models import User
 from billing.models import Subscription
 from billing.plans import PlanName
+from core.states import IllegalTransition
 from platforms.models import PlatformConnection
 from streaming import actions
 from streaming.models import (
     DestinationStream,
     Encoder,
-    IllegalTransition,
     IngestKey,
     StreamEvent,
     StreamSession,
@@ -229,6 +231,9 @@ def test_the_rtmp_config_command_writes_a_config_nginx_accepts(settings: Any, tm
     call_command("rtmp_config", stdout=out)
     runtime = tmp_path / "run" / "nginx-cmdtest"
     assert f"Wrote {runtime / 'nginx.conf'}" in out.getvalue()
+    if os.geteuid() == 0:  # started as root, the worker that speaks RTMP runs as RTMP_WORKER_USER
+        assert f"user {settings.RTMP_WORKER_USER} " in (runtime / "nginx.conf").read_text()
+        assert (runtime / "hls").stat().st_uid == pwd.getpwnam(settings.RTMP_WORKER_USER).pw_uid
     check = subprocess.run(
         nginx_command(runtime / "nginx.conf", runtime, test=True),
         capture_output=True,

@@ -14,7 +14,7 @@ from billing.plans import PlanName
 from streaming import actions
 from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
 from streaming.renditions import SourceInfo
-from streaming.supervisor import backoff_seconds
+from streaming.supervision import backoff_seconds
 from studio.models import StudioSettings
 from tests.streaming.test_callbacks import ON_PUBLISH, publish_form, with_destinations
 

@@ -9,7 +9,13 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from streaming.rtmp_config import RtmpConfig, nginx_command, prepare_runtime_dir, render_nginx_rtmp_config
+from streaming.rtmp_config import (
+    RtmpConfig,
+    nginx_command,
+    prepare_runtime_dir,
+    render_nginx_rtmp_config,
+    user_and_group,
+)
 
 
 class Command(BaseCommand):
@@ -28,7 +34,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         node = settings.MEDIA_NODE
         runtime = Path(settings.VAR_DIR) / "run" / f"nginx-{node}"
-        prepare_runtime_dir(runtime)
+        # Started as root, nginx's worker (which speaks RTMP to the world) runs unprivileged.
+        worker_user = settings.RTMP_WORKER_USER if os.geteuid() == 0 else None
+        prepare_runtime_dir(runtime, worker_user)
         conf = runtime / "nginx.conf"
         conf.write_text(
             render_nginx_rtmp_config(
@@ -40,7 +48,7 @@ class Command(BaseCommand):
                     hls_http_port=options["hls_port"],
                     update_seconds=settings.RTMP_UPDATE_SECONDS,
                     control_port=settings.RTMP_CONTROL_PORT,
-                    user="root" if os.geteuid() == 0 else None,
+                    user=user_and_group(worker_user) if worker_user else None,
                 )
             )
         )

@@ -1,4 +1,4 @@
-"""Quality presets: pure data and the selection rules every other part asks.
+"""Quality presets: pure data and the rules every other part asks (Django-free).
 
 The seed design's three presets (720p, 1080p, 1080p60) plus two lower rungs (480p, 360p)
 so that a preset fits every measured bandwidth above the lowest rung. Presets are ordered
@@ -37,7 +37,6 @@ PRESETS: tuple[QualityPreset, ...] = (
     QualityPreset("1080p60", 1920, 1080, 60, 6000, 160, 7500),
 )
 PRESET_NAMES: tuple[str, ...] = tuple(p.name for p in PRESETS)
-LOWEST = PRESETS[0]
 
 
 class UnknownPreset(ValueError):
@@ -55,18 +54,6 @@ def preset_named(name: str) -> QualityPreset:
 def is_within(name: str, ceiling: str) -> bool:
     """True when preset ``name`` is no higher than preset ``ceiling``."""
     return preset_named(name).rank <= preset_named(ceiling).rank
-
-
-def select_preset(bandwidth_kbps: float, ceiling: str = PRESETS[-1].name) -> QualityPreset:
-    """The highest preset whose min bandwidth fits ``bandwidth_kbps``, capped at ``ceiling``.
-
-    Property 6: the result's ``min_bandwidth_kbps`` is <= the measured bandwidth whenever
-    any preset fits; below the lowest rung the lowest preset is returned (there is nothing
-    lower to fall back to) and callers should warn the creator.
-    """
-    cap = preset_named(ceiling).rank
-    fitting = [p for p in PRESETS[: cap + 1] if p.min_bandwidth_kbps <= bandwidth_kbps]
-    return fitting[-1] if fitting else LOWEST
 
 
 def session_ceiling(preferred: str, plan_max: str) -> str:
