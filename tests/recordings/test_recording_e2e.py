@@ -15,7 +15,7 @@ from accounts.models import User
 from billing.plans import PlanName, limits_of
 from recordings.actions import set_recording_enabled
 from recordings.models import Recording, storage_used
-from recordings.recorder import parts_of
+from recordings.parts import parts_of
 from recordings.tasks import reconcile_recordings
 from streaming import actions
 from streaming.models import Encoder, StreamEvent, StreamSession
