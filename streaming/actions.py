@@ -110,7 +110,7 @@ def accept_publish(key: str, node: str) -> PublishAnswer:
             ends_at=stream_ends_at(plan, now),
             node=node,
             stream_name=StreamSession.new_stream_name(),
-            title=DEFAULT_TITLE,
+            title=StudioSettings.next_title_of(user.pk) or DEFAULT_TITLE,
             quality_ceiling=session_ceiling(StudioSettings.preferred_quality_of(user.pk), plan.max_quality),
             branding=shows_branding(plan),
         )

@@ -12,10 +12,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from billing.models import plan_limits_for
-from billing.plans import PLANS_IN_ORDER, check_quality
+from billing.plans import PLANS_IN_ORDER, check_quality, shows_branding
 from billing.prompts import flash_upgrade_prompt, upgrade_prompt_response
 from platforms.models import PlatformConnection
 from streaming import actions
+from streaming.adaptive import HOLD_SECONDS, preset_table
 from streaming.consumers import stop_own_session
 from streaming.models import IngestKey
 from streaming.quality import PRESETS, is_within, session_ceiling
@@ -56,6 +57,17 @@ def studio_home(request: HttpRequest) -> HttpResponse:
         "qualities": quality_choices(plan.max_quality),
         "current_quality": session_ceiling(preferred, plan.max_quality),
         "destinations": [(c, preview.is_local_test_destination(c)) for c in connections],
+        "browser_studio": {
+            # What the studio's JavaScript reads (rendered with json_script): the presets and the
+            # adaptive rule's constants come from Python so the page cannot drift from them.
+            "presets": preset_table(),
+            "holdSeconds": HOLD_SECONDS,
+            "planMax": plan.max_quality,
+            "ceiling": session_ceiling(preferred, plan.max_quality),
+            "branding": shows_branding(plan),
+            "audio": StudioSettings.audio_settings_of(request.user.pk),
+            "sampleRates": [rate for rate, _ in StudioSettings.SAMPLE_RATE_CHOICES],
+        },
     }
     return render(request, "studio/home.html", context)
 

@@ -1,0 +1,119 @@
+"""The browser studio's messages (go_live, audio_settings) on ws/streams/, through the real ASGI stack
+(origin check, session auth) and the real Redis channel layer: valid ones act, malformed ones get an
+error reply and the socket stays up."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import User
+from studio.models import StudioSettings
+from tests.studio.test_consumer import TIMEOUT, communicator, cookie_for, live_session, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MALFORMED = [
+    {"type": "go_live"},
+    {"type": "go_live", "title": 5},
+    {"type": "go_live", "title": "x" * 201},
+    {"type": "go_live", "title": "line\nbreak"},
+    {"type": "go_live", "title": "ok", "extra": 1},
+    {"type": "audio_settings", "auto_gain_control": True},
+    {"type": "audio_settings", "auto_gain_control": "yes", "sample_rate": 48000},
+    {"type": "audio_settings", "auto_gain_control": True, "sample_rate": 22050},
+    {"type": "audio_settings", "auto_gain_control": True, "sample_rate": True},
+    {"type": "audio_settings", "auto_gain_control": True, "sample_rate": "48000"},
+    {"type": "no_such_thing"},
+    {"type": ["go_live"]},
+    ["go_live"],
+    "go_live",
+    None,
+]
+
+
+def test_malformed_studio_messages_get_an_error_and_change_nothing(owner: User) -> None:
+    cookie = cookie_for(owner)
+
+    async def scenario() -> None:
+        ws = communicator(cookie)
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        await ws.receive_json_from(timeout=TIMEOUT)
+        for message in MALFORMED:
+            await ws.send_json_to(message)
+            reply = await ws.receive_json_from(timeout=TIMEOUT)
+            assert reply["type"] == "error", message
+            assert reply["message"]
+        await ws.send_json_to({"type": "ping"})  # still up after all of them
+        assert await ws.receive_json_from(timeout=TIMEOUT) == {"type": "pong"}
+        await ws.disconnect()
+
+    run(scenario)
+    assert not StudioSettings.objects.filter(user=owner).exists()
+
+
+@pytest.mark.parametrize("agc", [True, False])
+@pytest.mark.parametrize("rate", [48000, 44100])
+def test_audio_settings_are_stored_and_answered_with_the_fixed_constraints(
+    owner: User, agc: bool, rate: int
+) -> None:
+    cookie = cookie_for(owner)
+
+    async def scenario() -> None:
+        ws = communicator(cookie)
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        await ws.receive_json_from(timeout=TIMEOUT)
+        await ws.send_json_to({"type": "audio_settings", "auto_gain_control": agc, "sample_rate": rate})
+        reply = await ws.receive_json_from(timeout=TIMEOUT)
+        assert reply == {
+            "type": "audio_settings",
+            "constraints": {
+                "noiseSuppression": True,
+                "echoCancellation": True,
+                "autoGainControl": agc,
+                "sampleRate": rate,
+            },
+        }
+        await ws.disconnect()
+
+    run(scenario)
+    stored = StudioSettings.objects.get(user=owner)
+    assert (stored.auto_gain_control, stored.sample_rate) == (agc, rate)
+
+
+def test_go_live_is_refused_while_a_stream_runs(owner: User) -> None:
+    live_session(owner)
+    cookie = cookie_for(owner)
+
+    async def scenario() -> None:
+        ws = communicator(cookie)
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        await ws.receive_json_from(timeout=TIMEOUT)
+        await ws.send_json_to({"type": "go_live", "title": "Second show"})
+        reply = await ws.receive_json_from(timeout=TIMEOUT)
+        assert reply["type"] == "error"
+        assert "already live" in reply["message"]
+        await ws.disconnect()
+
+    run(scenario)
+    assert StudioSettings.next_title_of(owner.pk) == ""
+
+
+def test_go_live_without_a_whip_ingest_says_what_to_do(owner: User) -> None:
+    """This branch has no WHIP app yet: go_live must say so, not fail or pretend."""
+    from studio import live
+
+    if live.token_minter is not None:
+        pytest.fail("a WHIP minter is installed: the go_live success test covers this installation")
+    cookie = cookie_for(owner)
+
+    async def scenario() -> None:
+        ws = communicator(cookie)
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        await ws.receive_json_from(timeout=TIMEOUT)
+        await ws.send_json_to({"type": "go_live", "title": "  Friday show  "})
+        reply = await ws.receive_json_from(timeout=TIMEOUT)
+        assert reply["type"] == "error"
+        assert "OBS" in reply["message"]
+        await ws.disconnect()
+
+    run(scenario)
