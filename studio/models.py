@@ -12,7 +12,8 @@ class StudioSettings(models.Model):
     """One row per creator; created on the first change, absent means "the plan's best"."""
 
     QUALITY_CHOICES = [(name, name) for name in PRESET_NAMES]
-    # What Chromium's capture honours; 48 kHz is what Opus and AAC run at, 44.1 kHz for old gear.
+    # The mix's rate (the page's AudioContext), not the capture's: Chromium captures with noise
+    # suppression and echo cancellation only at 48 kHz. 48 kHz is what Opus runs at.
     SAMPLE_RATE_CHOICES = [(48000, "48 kHz"), (44100, "44.1 kHz")]
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="studio")
@@ -39,7 +40,8 @@ class StudioSettings(models.Model):
 
     @classmethod
     def audio_settings_of(cls, user_id: int) -> dict[str, object]:
-        """What the page passes to getUserMedia, the two fixed constraints included (property 5)."""
+        """The page's audio settings: getUserMedia's constraints (the two fixed ones included,
+        property 5) and the sample rate of the mix that goes out."""
         row = cls.objects.filter(user_id=user_id).values("auto_gain_control", "sample_rate").first()
         defaults = {"auto_gain_control": True, "sample_rate": 48000}
         chosen = row or defaults

@@ -19,10 +19,16 @@ from streaming import actions
 from streaming.adaptive import HOLD_SECONDS, preset_table
 from streaming.consumers import stop_own_session
 from streaming.models import IngestKey
-from streaming.quality import PRESETS, is_within, session_ceiling
+from streaming.quality import PRESETS, is_within, preset_named, session_ceiling
 from studio import preview
 from studio.forms import QualityForm, RevealKeyForm, StopForm
 from studio.models import StudioSettings
+
+MIXER_CHANNELS = (("mic", "Microphone"), ("screen", "Screen audio"), ("music", "Music"))
+# The browser studio's scripts, in load order (each adds to window.PrismStudio; main wires them).
+STUDIO_MODULES = tuple(
+    f"js/studio/{name}.js" for name in ("adaptive", "devices", "compositor", "mixer", "whip", "main")
+)
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -69,6 +75,10 @@ def studio_home(request: HttpRequest) -> HttpResponse:
             "sampleRates": [rate for rate, _ in StudioSettings.SAMPLE_RATE_CHOICES],
         },
     }
+    ceiling = preset_named(context["current_quality"])
+    context["browser_studio_size"] = (ceiling.width, ceiling.height)  # the program canvas: the ceiling's size
+    context["mixer_channels"] = MIXER_CHANNELS
+    context["studio_modules"] = STUDIO_MODULES
     return render(request, "studio/home.html", context)
 
 

@@ -87,6 +87,18 @@
     tickElapsed();
   }
 
+  // The browser studio (static/js/studio/*.js) shares this socket: it sends through
+  // PrismLive.send and hears every message, and the session shown, through PrismLive.listeners.
+  window.PrismLive = {
+    listeners: [],
+    send(message) {
+      if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(JSON.stringify(message));
+      return true;
+    },
+    session() { return current; },
+  };
+
   function connState(text) { document.getElementById("ws-state").textContent = text; }
 
   function connect() {
@@ -99,6 +111,7 @@
       if (msg.type === "status") render(msg);
       else if (msg.type === "warning") toast(msg.message, "warning");
       else if (msg.type === "error") toast(msg.message, "error");
+      window.PrismLive.listeners.forEach((listener) => listener(msg));
     });
     socket.addEventListener("close", (event) => {
       socket = null;
