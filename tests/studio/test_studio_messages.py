@@ -117,3 +117,31 @@ def test_go_live_without_a_whip_ingest_says_what_to_do(owner: User) -> None:
         await ws.disconnect()
 
     run(scenario)
+
+
+def test_the_ingest_health_reaches_the_page_through_an_allow_list() -> None:
+    from streaming.consumers import public_status
+
+    payload = {
+        "session": {
+            "id": 1,
+            "state": "LIVE",
+            "ingest": {
+                "width": 1280,
+                "height": 720,
+                "fps": 30.0,
+                "video_codec": "h264",
+                "url": "rtmp://x/key",
+            },
+        },
+        "destinations": [],
+    }
+    session = public_status(payload)["session"]
+    assert session["ingest"] == {
+        "width": 1280,
+        "height": 720,
+        "fps": 30.0,
+        "video_codec": "h264",
+        "audio_codec": None,
+    }
+    assert public_status({"session": {"id": 1, "ingest": "junk"}})["session"]["ingest"] is None
