@@ -48,7 +48,7 @@ migrate: venv .env
 	$(PY) manage.py migrate --noinput
 
 # Every Procfile process but `release` (honcho stops all when one exits; migrate ran above).
-RUN_PROCESSES ?= web,worker,media,beat,redis,ingest
+RUN_PROCESSES ?= web,worker,media,beat,redis,ingest,whip
 
 run: system venv .env migrate
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start $(subst $(comma), ,$(RUN_PROCESSES))

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "streaming",
     "studio",
     "recordings",
+    "whip",
 ]
 
 MIDDLEWARE = [
@@ -329,6 +330,30 @@ STREAM_RETRY_BASE_SECONDS = env.float("STREAM_RETRY_BASE_SECONDS", default=1.0)
 STREAM_MAX_RETRIES = env.int("STREAM_MAX_RETRIES", default=3)
 STREAM_HEALTHY_REFILL_SECONDS = env.float("STREAM_HEALTHY_REFILL_SECONDS", default=60.0)
 STREAM_STOP_GRACE_SECONDS = env.float("STREAM_STOP_GRACE_SECONDS", default=5.0)
+# WHIP ingest (manage.py whip_server, one per media node): browsers and OBS 30+ publish over
+# WebRTC; the server publishes RTMP into this node's ingest with the user's key, as OBS does.
+WHIP_BIND = env.str("WHIP_BIND", default="127.0.0.1")
+WHIP_PORT = env.int("WHIP_PORT", default=8090)
+# The endpoint URL shown to the studio and to OBS (a TLS proxy's https URL in production).
+WHIP_PUBLIC_URL = env.str("WHIP_PUBLIC_URL", default=f"http://127.0.0.1:{WHIP_PORT}/whip").rstrip("/")
+# Origins whose pages may call the endpoint from a browser (CORS): the site itself.
+WHIP_ALLOWED_ORIGINS = env.list("WHIP_ALLOWED_ORIGINS", default=[SITE_URL])
+# How long a studio token minted for the browser may start a session (seconds).
+WHIP_TOKEN_SECONDS = env.int("WHIP_TOKEN_SECONDS", default=300)
+# ICE: the addresses this node offers as host candidates (empty: every address of the machine) and
+# the STUN/TURN servers it uses (empty: none; aiortc would otherwise ask a public Google server).
+WHIP_ICE_ADDRESSES = env.list("WHIP_ICE_ADDRESSES", default=[])
+WHIP_ICE_SERVERS = env.list("WHIP_ICE_SERVERS", default=[])
+WHIP_MAX_SESSIONS = env.int("WHIP_MAX_SESSIONS", default=20)
+# Chrome's bandwidth estimate starts at 300 kb/s against aiortc; this start rate skips the ramp.
+WHIP_START_BITRATE_KBPS = env.int("WHIP_START_BITRATE_KBPS", default=2000)
+# A keyframe is asked for this often (PLI): browsers send one only at start and when asked.
+WHIP_KEYFRAME_SECONDS = env.float("WHIP_KEYFRAME_SECONDS", default=2.0)
+# A session that brings no video this long after its answer is ended.
+WHIP_MEDIA_TIMEOUT_SECONDS = env.float("WHIP_MEDIA_TIMEOUT_SECONDS", default=15.0)
+# The re-encode fallback (offers without H.264): output height and video bitrate.
+WHIP_FALLBACK_HEIGHT = env.int("WHIP_FALLBACK_HEIGHT", default=720)
+WHIP_FALLBACK_KBPS = env.int("WHIP_FALLBACK_KBPS", default=2500)
 # The local test destination (the ingest's `sink` app) and where its HLS preview is served.
 # Where that sink writes its HLS on this machine: the studio's preview serves it to the owner only.
 RTMP_SINK_HLS_DIR = Path(
