@@ -58,6 +58,7 @@ def studio_home(request: HttpRequest) -> HttpResponse:
     preferred = StudioSettings.preferred_quality_of(request.user.pk)
     context = {
         "rtmp_url": settings.RTMP_PUBLIC_URL,
+        "whip_url": getattr(settings, "WHIP_PUBLIC_URL", ""),
         "masked_key": IngestKey.for_user(request.user).masked,
         "plan": plan,
         "qualities": quality_choices(plan.max_quality),

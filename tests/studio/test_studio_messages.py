@@ -4,9 +4,13 @@ error reply and the socket stays up."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.conf import settings
 
 from accounts.models import User
+from streaming.models import IngestKey
 from studio.models import StudioSettings
 from tests.studio.test_consumer import TIMEOUT, communicator, cookie_for, live_session, run
 
@@ -98,19 +102,40 @@ def test_go_live_is_refused_while_a_stream_runs(owner: User) -> None:
     assert StudioSettings.next_title_of(owner.pk) == ""
 
 
-def test_go_live_without_a_whip_ingest_says_what_to_do(owner: User) -> None:
-    """This branch has no WHIP app yet: go_live must say so, not fail or pretend."""
-    from studio import live
+def test_go_live_answers_the_whip_url_and_a_token_of_this_user_never_the_key(owner: User) -> None:
+    from whip.tokens import verify_studio_token
 
-    if live.token_minter is not None:
-        pytest.fail("a WHIP minter is installed: the go_live success test covers this installation")
+    key = IngestKey.for_user(owner).key
     cookie = cookie_for(owner)
+    replies = []
 
     async def scenario() -> None:
         ws = communicator(cookie)
         assert (await ws.connect(timeout=TIMEOUT))[0]
         await ws.receive_json_from(timeout=TIMEOUT)
         await ws.send_json_to({"type": "go_live", "title": "  Friday show  "})
+        replies.append(await ws.receive_from(timeout=TIMEOUT))
+        await ws.disconnect()
+
+    run(scenario)
+    reply = json.loads(replies[0])
+    assert set(reply) == {"type", "url", "token", "expires_at"}
+    assert reply["type"] == "whip"
+    assert reply["url"] == settings.WHIP_PUBLIC_URL
+    assert verify_studio_token(reply["token"]).user_id == owner.pk
+    assert key not in replies[0]
+    assert StudioSettings.next_title_of(owner.pk) == "Friday show"
+
+
+def test_go_live_without_a_whip_endpoint_says_to_use_obs(owner: User, settings: object) -> None:
+    settings.WHIP_PUBLIC_URL = ""  # type: ignore[attr-defined]
+    cookie = cookie_for(owner)
+
+    async def scenario() -> None:
+        ws = communicator(cookie)
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        await ws.receive_json_from(timeout=TIMEOUT)
+        await ws.send_json_to({"type": "go_live", "title": "Friday show"})
         reply = await ws.receive_json_from(timeout=TIMEOUT)
         assert reply["type"] == "error"
         assert "OBS" in reply["message"]
