@@ -152,7 +152,13 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="prism")},
+        "CONFIG": {
+            # redis-py 8 defaults socket_timeout to 5 s, the length of the layer's own blocking
+            # reads (BZPOPMIN): every consumer was torn down about every 5 s with "Timeout reading
+            # from" (channels_redis#422). A timeout above the blocking read still catches a dead Redis.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "prefix": env.str("CHANNEL_LAYER_PREFIX", default="prism"),
+        },
     }
 }
 

@@ -10,6 +10,7 @@
   let current = null; // the session shown
   let socket = null;
   let retries = 0;
+  const pending = []; // messages waiting for the socket to reopen (PrismLive.sendWhenOpen)
 
   function toast(message, kind) {
     const box = document.getElementById("toasts");
@@ -96,6 +97,10 @@
       socket.send(JSON.stringify(message));
       return true;
     },
+    // Send now, or as soon as the socket is (re)connected.
+    sendWhenOpen(message) {
+      if (!this.send(message)) pending.push(message);
+    },
     session() { return current; },
   };
 
@@ -104,7 +109,11 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + panel.dataset.wsPath);
-    socket.addEventListener("open", () => { retries = 0; connState("Live updates on"); });
+    socket.addEventListener("open", () => {
+      retries = 0;
+      connState("Live updates on");
+      pending.splice(0).forEach((message) => socket.send(JSON.stringify(message)));
+    });
     socket.addEventListener("message", (event) => {
       let msg;
       try { msg = JSON.parse(event.data); } catch (e) { return; }

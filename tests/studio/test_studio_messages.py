@@ -170,3 +170,19 @@ def test_the_ingest_health_reaches_the_page_through_an_allow_list() -> None:
         "audio_codec": None,
     }
     assert public_status({"session": {"id": 1, "ingest": "junk"}})["session"]["ingest"] is None
+
+
+def test_the_socket_outlives_the_channel_layers_blocking_read(owner: User) -> None:
+    """redis-py 8's 5 s socket timeout tore every consumer down after ~5 s idle (channels_redis#422)."""
+    cookie = cookie_for(owner)
+
+    async def scenario() -> None:
+        ws = communicator(cookie)
+        assert (await ws.connect(timeout=TIMEOUT))[0]
+        await ws.receive_json_from(timeout=TIMEOUT)
+        assert await ws.receive_nothing(timeout=8, interval=0.5)  # idle past the layer's 5 s read
+        await ws.send_json_to({"type": "ping"})
+        assert await ws.receive_json_from(timeout=TIMEOUT) == {"type": "pong"}
+        await ws.disconnect()
+
+    run(scenario)

@@ -176,7 +176,7 @@
   $("go-live").addEventListener("click", () => {
     if (!tracks.camera && !screenStream) { say('Turn on your camera or share your screen first: that is what your viewers will see.'); return; }
     const title = $("stream-title").value.trim();
-    if (!window.PrismLive.send({ type: "go_live", title })) { toast("Not connected: try again in a moment.", "error"); return; }
+    window.PrismLive.sendWhenOpen({ type: "go_live", title });
     waitingForWhip = true;
     $("go-live").disabled = true;
     $("go-live-state").textContent = "Connecting…";
