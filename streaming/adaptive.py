@@ -23,6 +23,11 @@ from dataclasses import dataclass
 from streaming.quality import LOWEST, PRESETS, QualityPreset, preset_named
 
 HOLD_SECONDS = 10.0
+# The page starts at the session's ceiling and feeds the rule only after this long: WebRTC's
+# bandwidth estimate starts low and ramps up with what is sent (measured: 300 kb/s at the start
+# without a start bitrate, 2 Mb/s with the WHIP answer's x-google-start-bitrate). Meanwhile the
+# browser's own congestion control keeps the bitrate within what the link carries.
+WARMUP_SECONDS = 8.0
 CPU_LIMITATION = "cpu"
 
 

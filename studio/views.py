@@ -16,7 +16,7 @@ from billing.plans import PLANS_IN_ORDER, check_quality, shows_branding
 from billing.prompts import flash_upgrade_prompt, upgrade_prompt_response
 from platforms.models import PlatformConnection
 from streaming import actions
-from streaming.adaptive import HOLD_SECONDS, preset_table
+from streaming.adaptive import HOLD_SECONDS, WARMUP_SECONDS, preset_table
 from streaming.consumers import stop_own_session
 from streaming.models import IngestKey
 from streaming.quality import PRESETS, is_within, preset_named, session_ceiling
@@ -69,6 +69,7 @@ def studio_home(request: HttpRequest) -> HttpResponse:
             # adaptive rule's constants come from Python so the page cannot drift from them.
             "presets": preset_table(),
             "holdSeconds": HOLD_SECONDS,
+            "warmupSeconds": WARMUP_SECONDS,
             "planMax": plan.max_quality,
             "ceiling": session_ceiling(preferred, plan.max_quality),
             "branding": shows_branding(plan),

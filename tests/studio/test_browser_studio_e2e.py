@@ -22,6 +22,7 @@ from django.db import connection
 
 from billing.plans import PlanName
 from streaming.models import StreamSession
+from studio.models import StudioSettings
 from tests.browser import chromium_page
 from tests.conftest import PASSWORD
 from tests.rtmp_stack import (
@@ -161,6 +162,9 @@ def test_a_creator_goes_live_from_the_browser_to_two_sinks_and_stops(
     studio_stack: StudioStack, camera_y4m: Path
 ) -> None:
     user, key = creator("browser-live@example.com", PlanName.PRO)
+    # 720p30, the usual studio stream: a 1080p canvas composed in software is more than this
+    # shared 2-core machine gives a headless browser next to the whole stack.
+    StudioSettings.set_preferred_quality(user.pk, "720p")
     with (
         SinkServer() as first,
         SinkServer() as second,

@@ -21,6 +21,7 @@
   let waitingForWhip = false;
   let liveSessionId = null; // the engine's session this page publishes into, once it shows up
   let wasTooSlow = false;
+  let publishedAt = 0;
 
   function toast(message, kind) {
     const el = document.createElement("div");
@@ -199,6 +200,7 @@
     $("studio-stop").hidden = false;
     $("go-live-state").textContent = "Sending to Prism…";
     abr = { current: "", upSince: null };
+    publishedAt = performance.now() / 1000;
     wasTooSlow = false;
     liveSessionId = null;
     statsTimer = setInterval(readStats, 1000);
@@ -233,6 +235,9 @@
     $("send-health").textContent = `Sending ${sample.sendKbps === null ? "–" : kbps(sample.sendKbps)} at ${fps} fps` +
       (sample.width ? `, ${sample.width}x${sample.height}` : "") + (session.codec ? ` (${session.codec.replace("video/", "")})` : "");
     if (sample.availableKbps === null) return; // no estimate yet: decide on nothing
+    // The estimate starts low and ramps up with what is sent (REMB): deciding on it during the
+    // first seconds would pin every stream to a low preset for a hold period or more.
+    if (performance.now() / 1000 - publishedAt < config.warmupSeconds) return;
     const decision = ns.adaptive.nextPreset(abr, sample.availableKbps, sample.limitation, performance.now() / 1000, config.planMax, presets, config.holdSeconds);
     abr = decision.state;
     root.dataset.quality = decision.preset.name;
