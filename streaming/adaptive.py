@@ -4,7 +4,9 @@ The studio page runs the same rule in JavaScript (static/js/studio/adaptive.js) 
 preset table, which the page receives as JSON rendered from ``PRESETS`` (``preset_table``); a
 browser test feeds both the same generated inputs so the two cannot drift.
 
-The rule, for each statistics sample (bandwidth in kb/s, the encoder's limitation, a clock):
+The rule, for each statistics sample (bandwidth in kb/s, the encoder's limitation, a clock); the
+bandwidth is the estimate only while the encoder says bandwidth or CPU holds it back, else at
+least what the current preset needs (``effective_bandwidth``):
 - *fit* is the highest preset, no higher than the plan's, whose ``min_bandwidth_kbps`` is at or
   below the measured bandwidth; none fits: send the lowest preset and say the link is too slow.
 - a higher preset that fits the bandwidth but not the plan is returned as an upgrade hint.
@@ -29,6 +31,7 @@ HOLD_SECONDS = 10.0
 # browser's own congestion control keeps the bitrate within what the link carries.
 WARMUP_SECONDS = 8.0
 CPU_LIMITATION = "cpu"
+BANDWIDTH_LIMITATION = "bandwidth"
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,19 @@ def upgrade_hint(bandwidth_kbps: float, plan_max: str) -> str:
     return above[-1].name if above else ""
 
 
+def effective_bandwidth(bandwidth_kbps: float, limitation: str, current: str) -> float:
+    """What the link is known to carry: the estimate, or, while the encoder says bandwidth does not
+    hold it back, at least what the current preset needs.
+
+    WebRTC's estimate (REMB from the media node) follows what is sent: a still picture sends a few
+    kb/s and the estimate stays that low (measured: 38 kb/s for a still 720p camera), which is no
+    reason to lower the quality. Only a bandwidth- or CPU-limited encoder makes a low estimate count.
+    """
+    if not current or limitation in (BANDWIDTH_LIMITATION, CPU_LIMITATION):
+        return bandwidth_kbps
+    return max(bandwidth_kbps, preset_named(current).min_bandwidth_kbps)
+
+
 def next_preset(
     state: AbrState,
     bandwidth_kbps: float,
@@ -72,6 +88,8 @@ def next_preset(
     hold_seconds: float = HOLD_SECONDS,
 ) -> AbrDecision:
     """One step of the rule (see the module's docstring); never raises for any finite bandwidth."""
+    if state.current and preset_named(state.current).rank <= preset_named(plan_max).rank:
+        bandwidth_kbps = effective_bandwidth(bandwidth_kbps, limitation, state.current)
     fit = fitting_preset(bandwidth_kbps, plan_max)
     too_slow = fit is None
     target = fit or LOWEST

@@ -46,6 +46,9 @@ def test_a_sequence_never_exceeds_bandwidth_or_plan_and_never_flaps(plan: str, s
         now += gap
         before = state.current
         decision = next_preset(state, bandwidth, limitation, now, plan)
+        if before and limitation not in ("bandwidth", "cpu"):
+            # An encoder that bandwidth does not hold back: the link carries the current preset.
+            bandwidth = max(bandwidth, preset_named(before).min_bandwidth_kbps)
         state = decision.state
         assert decision.preset.name == state.current
         assert decision.preset.rank <= preset_named(plan).rank
@@ -90,3 +93,12 @@ def test_cpu_limitation_steps_down_even_with_bandwidth_and_too_slow_is_said() ->
 def test_the_plan_cap_gives_an_upgrade_hint() -> None:
     decision = next_preset(AbrState(), 8000, "none", 0.0, "720p")
     assert (decision.preset.name, decision.upgrade_hint) == ("720p", "1080p60")
+
+
+def test_a_low_estimate_counts_only_when_bandwidth_holds_the_encoder_back() -> None:
+    state = next_preset(AbrState(), 3500, "none", 0.0, "1080p").state
+    assert state.current == "720p"
+    still = next_preset(state, 40, "none", 1.0, "1080p")  # a still picture: little is sent
+    assert (still.preset.name, still.changed, still.too_slow) == ("720p", False, False)
+    cut = next_preset(state, 1200, "bandwidth", 1.0, "1080p")
+    assert (cut.preset.name, cut.direction) == ("360p", "down")

@@ -88,6 +88,12 @@ def base_env(node: str, ingest: IngestServer) -> dict[str, str]:
 
 @pytest.fixture
 def studio_stack(tmp_path: Path) -> Iterator[StudioStack]:
+    with running_studio_stack(tmp_path) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def running_studio_stack(tmp_path: Path) -> Iterator[StudioStack]:
     """daphne (page + socket), one node's ingest, media worker and WHIP server; all stopped after."""
     node = node_name("bstudio")
     web_port, whip_port = free_port(), free_port()

@@ -27,8 +27,17 @@
     return hint;
   }
 
+  // The estimate counts only while bandwidth or CPU holds the encoder back (see the Python).
+  function effectiveBandwidth(presets, bandwidthKbps, limitation, current) {
+    if (!current || limitation === "bandwidth" || limitation === CPU_LIMITATION) return bandwidthKbps;
+    return Math.max(bandwidthKbps, presets[rankOf(presets, current)].minBandwidthKbps);
+  }
+
   // state: {current: "" | name, upSince: null | seconds}; returns the decision (see the Python).
   function nextPreset(state, bandwidthKbps, limitation, now, planMax, presets, holdSeconds) {
+    if (state.current && rankOf(presets, state.current) <= rankOf(presets, planMax)) {
+      bandwidthKbps = effectiveBandwidth(presets, bandwidthKbps, limitation, state.current);
+    }
     const fit = fittingRank(presets, bandwidthKbps, planMax);
     const tooSlow = fit < 0;
     let target = tooSlow ? 0 : fit;

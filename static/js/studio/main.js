@@ -231,14 +231,23 @@
   async function readStats() {
     if (!session) return;
     const sample = await session.stats();
+    ns.page.lastSample = sample; // for the console and tests: what the rule was given
     const fps = sample.fps === null ? "–" : Math.round(sample.fps);
     $("send-health").textContent = `Sending ${sample.sendKbps === null ? "–" : kbps(sample.sendKbps)} at ${fps} fps` +
       (sample.width ? `, ${sample.width}x${sample.height}` : "") + (session.codec ? ` (${session.codec.replace("video/", "")})` : "");
-    if (sample.availableKbps === null) return; // no estimate yet: decide on nothing
     // The estimate starts low and ramps up with what is sent (REMB): deciding on it during the
     // first seconds would pin every stream to a low preset for a hold period or more.
     if (performance.now() / 1000 - publishedAt < config.warmupSeconds) return;
-    const decision = ns.adaptive.nextPreset(abr, sample.availableKbps, sample.limitation, performance.now() / 1000, config.planMax, presets, config.holdSeconds);
+    // Measured on a link cut to 1 Mb/s (tc tbf): Chromium 156 then drops availableOutgoingBitrate
+    // from the stats and, keeping the resolution, sheds frames while reporting no limitation. So
+    // the real send rate stands in for a missing estimate, and a frame rate under half the
+    // preset's counts as bandwidth holding the encoder back.
+    const bandwidth = sample.availableKbps !== null ? sample.availableKbps : sample.sendKbps;
+    if (bandwidth === null) return; // nothing measured yet: decide on nothing
+    const sending = abr.current ? presets[ns.adaptive.rankOf(presets, abr.current)] : ceiling;
+    const starved = sample.fps !== null && sample.fps < sending.fps / 2;
+    const limitation = sample.limitation === "none" && starved ? "bandwidth" : sample.limitation;
+    const decision = ns.adaptive.nextPreset(abr, bandwidth, limitation, performance.now() / 1000, config.planMax, presets, config.holdSeconds);
     abr = decision.state;
     root.dataset.quality = decision.preset.name;
     $("quality-state").textContent = `Quality: ${decision.preset.name}` + (decision.tooSlow ? " (connection too slow)" : "");
@@ -249,9 +258,9 @@
     const newlyTooSlow = decision.tooSlow && !wasTooSlow;
     wasTooSlow = decision.tooSlow;
     if (newlyTooSlow) {
-      toast(`Your connection is too slow to stream well (${kbps(sample.availableKbps)}; at least ${kbps(presets[0].minBandwidthKbps)} needed). Close other uploads or move closer to the router.`, "error");
+      toast(`Your connection is too slow to stream well (${kbps(bandwidth)}; at least ${kbps(presets[0].minBandwidthKbps)} needed). Close other uploads or move closer to the router.`, "error");
     } else if (decision.changed && decision.direction === "down") {
-      const why = sample.limitation === "cpu" ? "your computer is short of CPU" : `your connection carries about ${kbps(sample.availableKbps)}`;
+      const why = sample.limitation === "cpu" ? "your computer is short of CPU" : `your connection carries about ${kbps(bandwidth)}`;
       toast(`Quality lowered to ${decision.preset.name}: ${why}.`, "warning");
     } else if (decision.changed && decision.direction === "up") {
       toast(`Quality raised to ${decision.preset.name}.`, "info");
