@@ -33,7 +33,8 @@ IP = "/usr/sbin/ip"
 TC = "/usr/sbin/tc"
 SOCAT = "/usr/bin/socat"
 BRIDGED_PORTS = (5432, 6379)  # PostgreSQL, Redis
-SHAPE = ("tbf", "rate", "1mbit", "burst", "16kb", "latency", "100ms")  # the notes' cut: ~0.6 Mb/s estimate
+# 2 Mb/s: below what 720p needs (3 Mb/s), above what 360p needs (1 Mb/s): a step down, not "too slow".
+SHAPE = ("tbf", "rate", "2mbit", "burst", "32kb", "latency", "100ms")
 
 
 @pytest.fixture
@@ -107,8 +108,10 @@ def test_cutting_the_bandwidth_while_live_steps_the_studio_down_with_a_toast(
         page.wait_for_function("(t => t.microphone && t.camera)(window.PrismStudio.page.tracks)")
         page.click("#go-live")
         page.wait_for_selector("#session-state[data-state=LIVE]", timeout=45_000)
-        # The rule has decided on an unshaped link (after its warm-up).
-        page.wait_for_function("document.getElementById('browser-studio').dataset.quality", timeout=40_000)
+        # On the unshaped link the studio holds (or climbs back to) its ceiling, 720p.
+        page.wait_for_function(
+            "document.getElementById('browser-studio').dataset.quality === '720p'", timeout=60_000
+        )
         before = page.evaluate("document.getElementById('browser-studio').dataset.quality")
         toasts_before = page.evaluate("window.toastLog.length")
         run(
@@ -128,7 +131,7 @@ def test_cutting_the_bandwidth_while_live_steps_the_studio_down_with_a_toast(
         )
         try:
             page.wait_for_function(
-                """(n) => window.toastLog.slice(n).some((t) => /Quality lowered|too slow/.test(t))""",
+                """(n) => window.toastLog.slice(n).some((t) => /Quality lowered/.test(t))""",
                 arg=toasts_before,
                 timeout=30_000,
             )
@@ -141,5 +144,6 @@ def test_cutting_the_bandwidth_while_live_steps_the_studio_down_with_a_toast(
         after = page.evaluate("document.getElementById('browser-studio').dataset.quality")
         state = page.inner_text("#quality-state")
         ranks = page.evaluate("window.PrismStudio.page.config.presets.map((p) => p.name)")
-        assert ranks.index(after) < ranks.index(before) or "too slow" in state, (before, after, state)
+        assert ranks.index(after) < ranks.index(before), (before, after, state)
+        assert "too slow" not in state
         assert namespace
