@@ -199,7 +199,8 @@
     $("go-live").hidden = true;
     $("studio-stop").hidden = false;
     $("go-live-state").textContent = "Sending to Prism…";
-    abr = { current: "", upSince: null };
+    // The sender starts at the ceiling (whip.publish's encoding): the rule starts from there too.
+    abr = { current: ceiling.name, upSince: null };
     publishedAt = performance.now() / 1000;
     wasTooSlow = false;
     liveSessionId = null;
