@@ -109,9 +109,11 @@ def test_cutting_the_bandwidth_while_live_steps_the_studio_down_with_a_toast(
         page.wait_for_function("(t => t.microphone && t.camera)(window.PrismStudio.page.tracks)")
         page.click("#go-live")
         page.wait_for_selector("#session-state[data-state=LIVE]", timeout=45_000)
-        # On the unshaped link the studio holds (or climbs back to) its ceiling, 720p.
+        # On the unshaped link the studio holds its ceiling, 720p (it starts there); a loaded machine
+        # may shed frames and step it down a rung before the cut: any preset above the lowest will do.
         page.wait_for_function(
-            "document.getElementById('browser-studio').dataset.quality === '720p'", timeout=60_000
+            "['480p', '720p'].includes(document.getElementById('browser-studio').dataset.quality)",
+            timeout=60_000,
         )
         before = page.evaluate("document.getElementById('browser-studio').dataset.quality")
         toasts_before = page.evaluate("window.toastLog.length")
