@@ -37,6 +37,7 @@ PRESETS: tuple[QualityPreset, ...] = (
     QualityPreset("1080p60", 1920, 1080, 60, 6000, 160, 7500),
 )
 PRESET_NAMES: tuple[str, ...] = tuple(p.name for p in PRESETS)
+LOWEST = PRESETS[0]  # the studio's adaptive bitrate falls back to it (streaming.adaptive)
 
 
 class UnknownPreset(ValueError):

@@ -237,7 +237,7 @@ def _new_session_locked(
         ends_at=stream_ends_at(plan, now),
         node=node,
         stream_name=StreamSession.new_stream_name(),
-        title=DEFAULT_TITLE,
+        title=hooks.stream_title.first("", user.pk) or DEFAULT_TITLE,
         quality_ceiling=session_ceiling(hooks.preferred_quality.first("", user.pk), plan.max_quality),
         branding=shows_branding(plan),
     )

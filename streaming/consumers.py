@@ -2,15 +2,17 @@
 
 Authenticates, joins the owner's group (``streaming.status.user_group``), sends the current
 status at once (and the last refused publish, if recent), relays the engine's pushes (status,
-warnings, refused publishes) and takes two messages from the page: ``ping`` and ``stop``.
-Everything it sends is rebuilt from an allow-list of fields, so a secret added to an engine
-payload later (a stream key, a target URL) can never reach a browser.
+warnings, refused publishes) and takes two messages from the page: ``ping`` and ``stop``, plus
+the messages higher apps register (``register_message``: the studio's ``go_live`` and
+``audio_settings``). Everything it sends is rebuilt from an allow-list of fields, so a secret
+added to an engine payload later (a stream key, a target URL) can never reach a browser.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -25,8 +27,22 @@ logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
 MAX_MESSAGE_CHARS = 1024
-SESSION_FIELDS = ("id", "state", "title", "end_reason", "started_at")
+SESSION_FIELDS = ("id", "state", "title", "end_reason", "started_at", "ends_at")
+INGEST_FIELDS = ("width", "height", "fps", "video_codec", "audio_codec")
 DESTINATION_FIELDS = ("id", "label", "state", "error_message", "viewer_count", "rendition")
+
+
+# A message handler a higher app registers (from its AppConfig.ready()): given the user's id and
+# the parsed message, it validates the message itself and returns the reply to send.
+MessageHandler = Callable[[int, dict[str, Any]], Awaitable[dict[str, object]]]
+REGISTERED_MESSAGES: dict[str, MessageHandler] = {}
+
+
+def register_message(kind: str, handler: MessageHandler) -> None:
+    """Let a higher app (the studio) answer messages of type ``kind`` on this socket."""
+    if kind in ("ping", "stop"):
+        raise ValueError(f"{kind!r} is the status socket's own message")
+    REGISTERED_MESSAGES[kind] = handler
 
 
 def public_status(payload: dict[str, Any] | None) -> dict[str, object]:
@@ -34,9 +50,15 @@ def public_status(payload: dict[str, Any] | None) -> dict[str, object]:
     if payload is None or not isinstance(payload.get("session"), dict):
         return {"type": "status", "session": None, "destinations": []}
     session = payload["session"]
+    ingest = session.get("ingest")
     return {
         "type": "status",
-        "session": {name: session.get(name) for name in SESSION_FIELDS},
+        "session": {
+            **{name: session.get(name) for name in SESSION_FIELDS},
+            "ingest": {name: ingest.get(name) for name in INGEST_FIELDS}
+            if isinstance(ingest, dict)
+            else None,
+        },
         "destinations": [
             {name: dest.get(name) for name in DESTINATION_FIELDS}
             for dest in payload.get("destinations", [])
@@ -131,7 +153,19 @@ class StreamStatusConsumer(AsyncJsonWebsocketConsumer):
                     return
                 await self.refuse("No running stream of yours with that id.")
                 return
-        await self.refuse('Send {"type": "ping"} or {"type": "stop", "session": <id>}.')
+        handler = REGISTERED_MESSAGES.get(kind) if isinstance(kind, str) else None
+        if handler is not None:
+            try:
+                reply = await handler(self.user_id, content)
+            except Exception:
+                # A bug in a handler must not take the creator's live status down with it.
+                logger.exception("message %r failed for user %s", kind, self.user_id)
+                await self.refuse("That did not work; try again in a moment.")
+                return
+            await self.send_json(reply)
+            return
+        kinds = ", ".join(sorted(["ping", "stop", *REGISTERED_MESSAGES]))
+        await self.refuse(f"Unknown or malformed message; this socket takes: {kinds}.")
 
     async def refuse(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 # The quality the creator chose for their next stream ("" for the plan's highest): the studio.
 preferred_quality: Hook[[int], str] = Hook("preferred_quality")
 
+# The title the creator set for their next stream ("" for the default): the studio.
+stream_title: Hook[[int], str] = Hook("stream_title")
+
 # Does this session's recording read the branded rendition (so the planner keeps one)? recordings.
 records_branded: Hook[[StreamSession], bool] = Hook("records_branded")
 

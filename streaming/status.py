@@ -28,6 +28,8 @@ def session_payload(session_id: int) -> dict[str, object] | None:
             "title": session.title,
             "end_reason": session.end_reason,
             "started_at": session.started_at.isoformat(),
+            "ends_at": session.ends_at.isoformat() if session.ends_at else None,
+            "ingest": session.source,  # what the engine probed of the publisher (size, fps, codecs)
         },
         "destinations": [
             {

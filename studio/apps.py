@@ -6,8 +6,14 @@ class StudioConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # The engine asks for the creator's preferred quality through a hook (studio sits above it).
+        # The engine asks for the creator's preferred quality, and the status socket for the
+        # studio's messages, through hooks (studio sits above both).
         from streaming import hooks
+        from streaming.consumers import register_message
+        from studio import live
         from studio.models import StudioSettings
 
         hooks.preferred_quality.register(StudioSettings.preferred_quality_of)
+        hooks.stream_title.register(StudioSettings.next_title_of)
+        register_message("go_live", live.go_live)
+        register_message("audio_settings", live.audio_settings)

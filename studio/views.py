@@ -12,16 +12,23 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from billing.models import plan_limits_for
-from billing.plans import PLANS_IN_ORDER, check_quality
+from billing.plans import PLANS_IN_ORDER, check_quality, shows_branding
 from billing.prompts import flash_upgrade_prompt, upgrade_prompt_response
-from core.quality import PRESETS, is_within, session_ceiling
+from core.quality import PRESETS, is_within, preset_named, session_ceiling
 from platforms.models import PlatformConnection
 from streaming import actions
+from streaming.adaptive import HOLD_SECONDS, WARMUP_SECONDS, preset_table
 from streaming.consumers import stop_own_session
 from streaming.models import IngestKey
 from studio import preview
 from studio.forms import QualityForm, RevealKeyForm, StopForm
 from studio.models import StudioSettings
+
+MIXER_CHANNELS = (("mic", "Microphone"), ("screen", "Screen audio"), ("music", "Music"))
+# The browser studio's scripts, in load order (each adds to window.PrismStudio; main wires them).
+STUDIO_MODULES = tuple(
+    f"js/studio/{name}.js" for name in ("adaptive", "devices", "compositor", "mixer", "whip", "main")
+)
 
 
 def wants_json(request: HttpRequest) -> bool:
@@ -51,12 +58,29 @@ def studio_home(request: HttpRequest) -> HttpResponse:
     preferred = StudioSettings.preferred_quality_of(request.user.pk)
     context = {
         "rtmp_url": settings.RTMP_PUBLIC_URL,
+        "whip_url": getattr(settings, "WHIP_PUBLIC_URL", ""),
         "masked_key": IngestKey.for_user(request.user).masked,
         "plan": plan,
         "qualities": quality_choices(plan.max_quality),
         "current_quality": session_ceiling(preferred, plan.max_quality),
         "destinations": [(c, preview.is_local_test_destination(c)) for c in connections],
+        "browser_studio": {
+            # What the studio's JavaScript reads (rendered with json_script): the presets and the
+            # adaptive rule's constants come from Python so the page cannot drift from them.
+            "presets": preset_table(),
+            "holdSeconds": HOLD_SECONDS,
+            "warmupSeconds": WARMUP_SECONDS,
+            "planMax": plan.max_quality,
+            "ceiling": session_ceiling(preferred, plan.max_quality),
+            "branding": shows_branding(plan),
+            "audio": StudioSettings.audio_settings_of(request.user.pk),
+            "sampleRates": [rate for rate, _ in StudioSettings.SAMPLE_RATE_CHOICES],
+        },
     }
+    ceiling = preset_named(context["current_quality"])
+    context["browser_studio_size"] = (ceiling.width, ceiling.height)  # the program canvas: the ceiling's size
+    context["mixer_channels"] = MIXER_CHANNELS
+    context["studio_modules"] = STUDIO_MODULES
     return render(request, "studio/home.html", context)
 
 

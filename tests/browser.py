@@ -6,9 +6,10 @@ machine needs (no network but loopback, fake camera and microphone for the studi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -27,8 +28,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def browser_page() -> Iterator[object]:
+@contextlib.contextmanager
+def chromium_page(extra_args: Sequence[str] = ()) -> Iterator[object]:
+    """A page of a fresh headless Chromium profile; ``extra_args`` e.g. a fake camera's y4m file."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
@@ -36,7 +38,7 @@ def browser_page() -> Iterator[object]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with tempfile.TemporaryDirectory(prefix="prism-chromium-") as profile, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            profile, executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
         )
         context.set_default_timeout(15_000)
         try:
@@ -44,3 +46,9 @@ def browser_page() -> Iterator[object]:
         finally:
             context.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def browser_page() -> Iterator[object]:
+    with chromium_page() as page:
+        yield page

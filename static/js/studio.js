@@ -10,6 +10,7 @@
   let current = null; // the session shown
   let socket = null;
   let retries = 0;
+  const pending = []; // messages waiting for the socket to reopen (PrismLive.sendWhenOpen)
 
   function toast(message, kind) {
     const box = document.getElementById("toasts");
@@ -97,12 +98,32 @@
     document.getElementById("publish-refused").hidden = false;
   }
 
+  // The browser studio (static/js/studio/*.js) shares this socket: it sends through
+  // PrismLive.send and hears every message, and the session shown, through PrismLive.listeners.
+  window.PrismLive = {
+    listeners: [],
+    send(message) {
+      if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(JSON.stringify(message));
+      return true;
+    },
+    // Send now, or as soon as the socket is (re)connected.
+    sendWhenOpen(message) {
+      if (!this.send(message)) pending.push(message);
+    },
+    session() { return current; },
+  };
+
   function connState(text) { document.getElementById("ws-state").textContent = text; }
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + panel.dataset.wsPath);
-    socket.addEventListener("open", () => { retries = 0; connState("Live updates on"); });
+    socket.addEventListener("open", () => {
+      retries = 0;
+      connState("Live updates on");
+      pending.splice(0).forEach((message) => socket.send(JSON.stringify(message)));
+    });
     socket.addEventListener("message", (event) => {
       let msg;
       try { msg = JSON.parse(event.data); } catch (e) { return; }
@@ -110,6 +131,7 @@
       else if (msg.type === "refused") showRefusal(msg);
       else if (msg.type === "warning") toast(msg.message, "warning");
       else if (msg.type === "error") toast(msg.message, "error");
+      window.PrismLive.listeners.forEach((listener) => listener(msg));
     });
     socket.addEventListener("close", (event) => {
       socket = null;

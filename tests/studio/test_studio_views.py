@@ -174,3 +174,27 @@ def test_a_stored_preference_above_the_current_plan_is_capped_by_it(owner: User)
     StudioSettings.set_preferred_quality(owner.pk, "1080p60")
     assert publish(IngestKey.for_user(owner).key) == 302
     assert StreamSession.objects.get(user=owner).quality_ceiling == "720p"
+
+
+def test_the_browser_studio_gets_its_presets_and_audio_settings_from_python(owner: User) -> None:
+    import json
+    import re
+
+    from streaming.adaptive import HOLD_SECONDS, preset_table
+
+    StudioSettings.set_audio_settings(owner.pk, False, 44100)
+    page = logged_in(owner).get(reverse("studio:home")).content.decode()
+    match = re.search(r'<script id="studio-config" type="application/json">(.*?)</script>', page, re.S)
+    assert match, "no studio config in the page"
+    config = json.loads(match.group(1))
+    assert config["presets"] == preset_table()
+    assert config["holdSeconds"] == HOLD_SECONDS
+    assert config["audio"] == {
+        "noiseSuppression": True,
+        "echoCancellation": True,
+        "autoGainControl": False,
+        "sampleRate": 44100,
+    }
+    assert config["branding"] is True  # the owner is on Free: the preview marks the branding
+    assert 'id="brand-marker"' in page
+    assert IngestKey.for_user(owner).key not in page
