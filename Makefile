@@ -57,6 +57,10 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
+# Two workers (the suite waits on real streams more than it computes), a test file per worker so
+# each file's servers and fixtures stay together. PYTEST_ARGS="-n 0" runs it in one process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 test: system-test services venv lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -148,16 +148,16 @@ def follow_stripe_customer(customer_id: str, event_id: str = "") -> Subscription
     creates its PlanEnforcement in the same transaction and queues it on commit.
     """
     subscriptions = stripe_gateway.list_subscriptions(customer_id)
-    chosen = current_subscription(subscriptions)
-    state = state_of(chosen.current) if chosen.current is not None else None
-    if state is None:
-        return None
     user_id = _user_id_for(customer_id, subscriptions)
     if user_id is None:
         logger.warning("Stripe customer %s belongs to no Prism user; ignored", customer_id)
         return None
     with transaction.atomic():
         row = Subscription.locked_for(user_id)
+        chosen = current_subscription(subscriptions, incumbent=row.stripe_subscription_id or "")
+        state = state_of(chosen.current) if chosen.current is not None else None
+        if state is None:
+            return None
         _tell_staff_of_other_subscriptions(row, chosen.others_live)
         change = row.apply_stripe_state(state, event_id)
         if change is None:

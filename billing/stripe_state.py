@@ -77,16 +77,19 @@ class CurrentSubscription:
     others_live: tuple[str, ...]
 
 
-def _created(subscription: dict) -> tuple[int, str]:
-    return (int(subscription.get("created") or 0), str(subscription["id"]))
-
-
-def current_subscription(subscriptions: list[dict]) -> CurrentSubscription:
+def current_subscription(subscriptions: list[dict], incumbent: str = "") -> CurrentSubscription:
     """The one rule: the oldest live (active, trialing, past_due) subscription is current; with none live,
     the newest one that is not pending, so the account shows how the last one ended. Plan changes modify
     the current subscription in place, so a second one (Checkout twice, one made in Stripe's dashboard)
     is always newer and never takes over while the first lives; staff are told about it instead.
-    Depends only on Stripe's state, never on the order events arrive in."""
+    Stripe stamps ``created`` in whole seconds: of two made in the same second, the ``incumbent`` (the
+    one already current here) stays, so a same-second twin cannot take over either. Depends only on
+    Stripe's state and the incumbent, never on the order events arrive in."""
+
+    def _created(subscription: dict) -> tuple[int, bool, str]:
+        sub_id = str(subscription["id"])
+        return (int(subscription.get("created") or 0), sub_id != incumbent, sub_id)
+
     live = sorted((s for s in subscriptions if s.get("status") in LIVE_STRIPE_STATUSES), key=_created)
     if live:
         return CurrentSubscription(live[0], tuple(str(s["id"]) for s in live[1:]))

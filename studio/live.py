@@ -44,6 +44,8 @@ def clean_title(value: object) -> str | None:
 def start_browser_publish(user_id: int, title: str) -> dict[str, object]:
     if StreamSession.objects.filter(user_id=user_id, state__in=StreamSession.ACTIVE).exists():
         return error("You are already live. Stop the running stream first.")
+    if not settings.WHIP_PUBLIC_URL:
+        return error("This server has no browser ingest (WHIP). Go live from OBS with the key below.")
     StudioSettings.set_next_title(user_id, title)
     token, expires_at = mint_studio_token(User.objects.get(pk=user_id))
     return {

@@ -1,8 +1,9 @@
 """Settings for the test suite: real PostgreSQL and Redis on loopback, isolated per checkout.
 
-The test database and the Redis key prefixes are named after this checkout's path and its
-migrations, so two checkouts (or a CI clone) never share a schema, and `--reuse-db` rebuilds
-the database whenever a migration changes.
+The test database and the Redis key prefixes are named after this checkout's path, its
+migrations and the pytest-xdist worker (`make test` runs two), so two checkouts, a CI clone or
+two workers never share a schema, a cache, a channel group or a media queue, and `--reuse-db`
+rebuilds the database whenever a migration changes.
 """
 
 import hashlib
@@ -21,6 +22,7 @@ from config.settings import CACHES, CHANNEL_LAYERS, DATABASES
 
 _root = Path(__file__).resolve().parent.parent
 _digest = hashlib.sha256(str(_root).encode())
+_digest.update(os.environ.get("PYTEST_XDIST_WORKER", "").encode())
 for _migration in sorted(_root.glob("*/migrations/0*.py")):
     _digest.update(_migration.read_bytes())
 TEST_RUN_ID = _digest.hexdigest()[:10]

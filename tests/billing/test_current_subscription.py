@@ -34,3 +34,12 @@ def test_the_order_stripe_lists_them_in_does_not_matter() -> None:
     assert {
         current_subscription(order).current["id"] for order in (subs, subs[::-1], subs[1:] + subs[:1])
     } == {"z"}
+
+
+def test_of_two_made_in_the_same_second_the_incumbent_stays_current() -> None:
+    # Stripe's `created` has whole seconds: Checkout and a second subscription can share one.
+    twins = [sub("sub_a", "active", 100), sub("sub_b", "active", 100)]
+    for incumbent, other in (("sub_a", "sub_b"), ("sub_b", "sub_a")):
+        for listing in (twins, twins[::-1]):
+            chosen = current_subscription(listing, incumbent=incumbent)
+            assert (chosen.current["id"], chosen.others_live) == (incumbent, (other,))
