@@ -38,6 +38,9 @@ QUEUE_ITEMS = 240
 # Decoded pictures waiting for the fallback encoder (a 1080p picture is 3 MB): beyond this the encoder
 # is behind, and new pictures are dropped rather than queued (memory and delay stay bounded).
 MAX_PENDING_PICTURES = 8
+# PyAV 19 passes container options to avio_open2 (the RTMP protocol); PyAV 18 calls avio_open
+# without them, so rtmp_playpath would never reach the protocol and nginx would refuse the publish.
+PROTOCOL_GETS_CONTAINER_OPTIONS = int(av.__version__.split(".")[0]) >= 19
 # The FLV muxer holds a packet at most this long waiting for the other stream's (µs).
 MAX_INTERLEAVE_DELTA_US = 300_000
 
@@ -53,6 +56,13 @@ class RtmpTarget:
     def url(self) -> str:
         """Secret-free: the key travels as the ``rtmp_playpath`` option."""
         return f"rtmp://{self.host}:{self.port}/{self.app}"
+
+    def open_url(self) -> str:
+        """What ``av.open`` gets. PyAV 19 hands the container options to the RTMP protocol, so the
+        key stays out of the URL. PyAV 18 (the wheel on Python 3.11) opens the protocol without them,
+        so there the key goes in this in-process URL: still in no argv, and never logged (PyAV
+        leaves FFmpeg's own log off, and our log lines use ``url``)."""
+        return self.url if PROTOCOL_GETS_CONTAINER_OPTIONS else f"{self.url}/{self.key}"
 
 
 @dataclass(frozen=True)
@@ -200,7 +210,7 @@ class RtmpPublisher(threading.Thread):
         if isinstance(first, EncodedVideo) and not is_h264_keyframe(first.data):
             return False  # wait for the keyframe (a PLI is on its way)
         container = av.open(
-            self.target.url,
+            self.target.open_url(),
             "w",
             format="flv",
             container_options={

@@ -13,6 +13,7 @@ from streaming.models import IngestKey
 from whip.clock import SessionClock
 from whip.http import BadRequest, parse_head
 from whip.passthrough import h264_nal_types, is_h264_keyframe
+from whip.publisher import RtmpTarget
 from whip.sdp import with_start_bitrate
 from whip.tokens import TOKEN_PREFIX, TokenRefused, mint_studio_token, verify_studio_token
 
@@ -127,3 +128,11 @@ def test_a_misconfigured_whip_endpoint_fails_the_system_checks(settings: object)
     settings.WHIP_TOKEN_SECONDS = 86400  # type: ignore[attr-defined]
     settings.WHIP_ALLOWED_ORIGINS = ["https://prism.example.com/studio/"]  # type: ignore[attr-defined]
     assert [e.id for e in whip_settings_errors()] == ["whip.E001", "whip.E002", "whip.E003"]
+
+
+def test_the_publish_target_names_no_key_in_its_url_or_repr() -> None:
+    # What log lines and errors show; the key reaches the RTMP protocol only through open_url()
+    # (an option on PyAV 19, the in-process URL on PyAV 18: the WHIP e2e tests run both).
+    target = RtmpTarget("127.0.0.1", 1935, "s3cret-key")
+    assert "s3cret-key" not in target.url
+    assert "s3cret-key" not in repr(target)
