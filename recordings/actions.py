@@ -21,7 +21,7 @@ from recordings.parts import parts_dir, parts_of
 from recordings.quota import may_start_recording
 from recordings.remux import probe_duration, remux_parts, remux_timeout
 from streaming.actions import enqueue_leased
-from streaming.models import StreamEvent, StreamSession
+from streaming.models import Encoder, StreamEvent, StreamSession
 from streaming.status import push_to_user
 from streaming.supervisor import owner_name
 
@@ -82,9 +82,33 @@ def start_session_recording(session_id: int) -> Recording | None:
 
 def recorder_readers_for_new_session(session_id: int) -> tuple[str, ...]:
     """The engine's start hook: start the session's recording; the publish waits for a recorder
-    that reads the live stream (a branded one reads its rendition, which is held by its encoder)."""
+    that reads the live stream (a branded one reads its rendition, whose publish waits for it:
+    ``recorder_reads_rendition``)."""
     recording = start_session_recording(session_id)
     if recording is None or recording.session is None or recording.session.branding:
+        return ()
+    return (recorder_tag(recording.pk),)
+
+
+def recorded_encoder(session_id: int) -> Encoder | None:
+    """The rendition a branded session records: the one planned at publish time (the session's
+    first encoder), which a re-plan keeps running for the recording."""
+    return Encoder.objects.filter(session_id=session_id, desired="RUN").order_by("pk").first()
+
+
+def recorder_reads_rendition(session_id: int, rendition: str) -> tuple[str, ...]:
+    """The engine's rendition hook: the encoder's publish of ``rendition`` waits for the
+    session's branded recorder when that is the rendition it records."""
+    recording = Recording.objects.filter(
+        session_id=session_id,
+        session__branding=True,
+        state=Recording.State.RECORDING,
+        desired=Recording.Desired.RUN,
+    ).first()
+    if recording is None:
+        return ()
+    encoder = recorded_encoder(session_id)
+    if encoder is None or encoder.rendition != rendition:
         return ()
     return (recorder_tag(recording.pk),)
 

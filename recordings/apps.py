@@ -11,6 +11,7 @@ class RecordingsConfig(AppConfig):
         from recordings.actions import (
             enforce_plan_on_storage,
             recorder_readers_for_new_session,
+            recorder_reads_rendition,
             records_branded,
             withdraw_recording,
         )
@@ -19,4 +20,5 @@ class RecordingsConfig(AppConfig):
         register_plan_enforcer("recordings.storage", enforce_plan_on_storage)
         hooks.records_branded.register(records_branded)
         hooks.session_planned.register(recorder_readers_for_new_session)
+        hooks.rendition_readers.register(recorder_reads_rendition)
         hooks.session_withdrawn.register(withdraw_recording)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from billing.models import plan_limits_for
-from recordings.actions import stop_recording_at_quota
+from recordings.actions import recorded_encoder, stop_recording_at_quota
 from recordings.models import Recording, recorder_tag, storage_used
 from recordings.parts import bytes_written, parts_dir, parts_of
 from recordings.quota import may_keep_recording
@@ -67,15 +67,13 @@ class RecorderWorkload(LeasedWorkload):
         return bool(self.session.branding)
 
     def encoder(self) -> Encoder | None:
-        """The rendition a branded session records: the one planned at publish time (the
-        session's first encoder), which a re-plan keeps running for the recording."""
-        return Encoder.objects.filter(session_id=self.row.session_id, desired="RUN").order_by("pk").first()
+        return recorded_encoder(self.row.session_id)
 
     def encoder_ready(self, encoder: Encoder | None) -> bool:
         # A branded recording reads the branded rendition planned at publish time from the
-        # start, as the destinations' relays do: connected before its encoder publishes
-        # (idle_streams), it gets the rendition's first frame. After a failure it waits for
-        # the encoder to run again.
+        # start, as the destinations' relays do: the encoder's publish waits for it
+        # (``recorder_reads_rendition``), so it gets the rendition's first frame. After a
+        # failure it waits for the encoder to run again.
         return encoder is not None and (encoder.state == Encoder.State.RUNNING or encoder.attempts == 0)
 
     def input(self) -> str:
@@ -83,7 +81,7 @@ class RecorderWorkload(LeasedWorkload):
         if session.branding:
             encoder = self.encoder()
             suffix = encoder.rendition if encoder is not None else "none"
-            return local_url("rendition", f"{session.stream_name}-{suffix}")
+            return local_url("rendition", f"{session.stream_name}-{suffix}", recorder_tag(self.pk))
         # Tagged: on_publish waits for the recorder as for a relay, so the recording starts
         # with the stream's first frame instead of at the next keyframe.
         return local_url("live", session.stream_name, recorder_tag(self.pk))

@@ -355,6 +355,52 @@ def reader_arrived(stream_name: str, tag: str) -> bool:
     return True
 
 
+def rendition_name_parts(name: str) -> tuple[str, str] | None:
+    """``s-<hex>-<rendition>`` (an encoder's output in the rendition app) -> (session's stream
+    name, rendition); None for any other name."""
+    prefix, sep, rest = name.partition("-")
+    token, sep2, rendition = rest.partition("-")
+    if prefix != "s" or not (sep and sep2 and token and rendition):
+        return None
+    return f"s-{token}", rendition
+
+
+def rendition_readers(name: str) -> tuple[str, ...] | None:
+    """The rendition app's on_publish (an encoder publishes ``name``): the reader tags it waits
+    for, i.e. the running destinations that read this rendition and what the hooks add (a
+    branded recording's recorder); None (refuse) unless ``name`` is an open session's encoder's."""
+    parts = rendition_name_parts(name)
+    if parts is None:
+        return None
+    stream_name, rendition = parts
+    encoder = (
+        Encoder.objects.filter(
+            session__stream_name=stream_name, session__state__in=StreamSession.ACTIVE, rendition=rendition
+        )
+        .exclude(state__in=Encoder.FINISHED)
+        .first()
+    )
+    if encoder is None:
+        return None
+    destinations = DestinationStream.objects.filter(
+        session_id=encoder.session_id, rendition=rendition, desired=DestinationStream.Desired.RUN
+    ).exclude(state__in=DestinationStream.FINISHED)
+    readers = tuple(f"d{pk}" for pk in destinations.values_list("pk", flat=True))
+    for tags in hooks.rendition_readers.call(encoder.session_id, rendition):
+        readers += tags
+    return readers
+
+
+def rendition_reader_arrived(name: str, tag: str) -> bool:
+    """The rendition app's on_play: like ``reader_arrived``, for an open session's rendition."""
+    parts = rendition_name_parts(name)
+    if parts is None or not session_open(parts[0]):
+        return False
+    if tag:
+        cache.set(reader_key(name, tag), 1, timeout=120)
+    return True
+
+
 def wait_for_readers(stream_name: str, tags: tuple[str, ...], timeout: float) -> int:
     """Hold the on_publish answer until every reader in ``tags`` is connected, at most ``timeout``.
 

@@ -26,6 +26,11 @@ records_branded: Hook[[StreamSession], bool] = Hook("records_branded")
 # the session's recorder. Each listener returns the reader tags the publish should wait for.
 session_planned: Hook[[int], tuple[str, ...]] = Hook("session_planned")
 
+# The readers of a session's rendition that its encoder's publish should wait for, besides the
+# destinations' relays (``d<pk>``): recordings returns its recorder's tag when the session records
+# that rendition (a branded recording), so the recording starts with the rendition's first frame.
+rendition_readers: Hook[[int, str], tuple[str, ...]] = Hook("rendition_readers")
+
 # A publish that started this session was refused after all (inside the transaction that deletes
 # the session): recordings removes the session's recording and its parts.
 session_withdrawn: Hook[[int], object] = Hook("session_withdrawn")

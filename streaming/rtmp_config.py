@@ -36,6 +36,8 @@ CALLBACK_PATHS = {
     "on_play": "/rtmp/on_play/",
     "on_publish_done": "/rtmp/on_publish_done/",
     "on_update": "/rtmp/on_update/",
+    "on_rendition_publish": "/rtmp/rendition/on_publish/",
+    "on_rendition_play": "/rtmp/rendition/on_play/",
 }
 
 
@@ -151,9 +153,14 @@ def render_nginx_rtmp_config(config: RtmpConfig) -> str:
         f"        application {RENDITION_APP} {{",
         "            live on;",
         "            record off;",
-        # On, as in live: a destination's relay connects before its encoder publishes and so
-        # gets the rendition's first keyframe (off, it was refused and joined at the next one).
+        # On, as in live: a destination's relay or a branded recorder connects before its
+        # encoder publishes and so gets the rendition's first keyframe (off, it was refused and
+        # joined at the next one). The encoder's publish is held until they have (on_publish),
+        # on_play tells the web which reader came.
         f"            idle_streams {'on' if config.idle_streams else 'off'};",
+        f"            on_publish {on['on_rendition_publish']};",
+        f"            on_play {on['on_rendition_play']};",
+        "            notify_method post;",
         "            drop_idle_publisher 10s;",
         "            allow publish 127.0.0.1;",
         "            deny publish all;",

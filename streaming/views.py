@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from core.redaction import redact
 from streaming import actions
 from streaming.forms import RtmpCallbackForm
+from streaming.rtmp_config import RENDITION_APP
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[dict[str, str]], HttpResponse]
@@ -75,24 +76,28 @@ def rtmp_callback(
     return wrap
 
 
+def hold_for_readers(stream_name: str, readers: tuple[str, ...]) -> None:
+    """Answer a publish once its readers are connected, at most ``STREAM_PUBLISH_HOLD_SECONDS``."""
+    hold = settings.STREAM_PUBLISH_HOLD_SECONDS
+    if not readers or hold <= 0:
+        return
+    arrived = actions.wait_for_readers(stream_name, readers, hold)
+    if arrived < len(readers):
+        logger.info("publish answered after %ss with %s of %s readers", hold, arrived, len(readers))
+
+
 @rtmp_callback("live", ("publish",))
 def on_publish(data: dict[str, str]) -> HttpResponse:
     answer = actions.accept_publish(data["name"], data["node"])
     if answer.stream_name is None:
         logger.info("publish refused on node %s: %s", data["node"], answer.reason)
         return refuse()
-    hold = settings.STREAM_PUBLISH_HOLD_SECONDS
-    if answer.readers and hold > 0:
-        try:
-            arrived = actions.wait_for_readers(answer.stream_name, answer.readers, hold)
-        except Exception:
-            # Refused after all (the 403 below): nothing of this publish may stay behind.
-            actions.abandon_publish(answer)
-            raise
-        if arrived < len(answer.readers):
-            logger.info(
-                "publish answered after %ss with %s of %s readers", hold, arrived, len(answer.readers)
-            )
+    try:
+        hold_for_readers(answer.stream_name, answer.readers)
+    except Exception:
+        # Refused after all (the 403 below): nothing of this publish may stay behind.
+        actions.abandon_publish(answer)
+        raise
     response = HttpResponse(status=302)
     response["Location"] = answer.stream_name
     return response
@@ -125,5 +130,25 @@ def on_update(data: dict[str, str]) -> HttpResponse:
         )
     name = actions.stream_name_for(data["name"], data["node"])
     if name is None or not actions.may_keep_publishing(name):
+        return refuse()
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@rtmp_callback(RENDITION_APP, ("publish",))
+def on_rendition_publish(data: dict[str, str]) -> HttpResponse:
+    """One of our encoders publishes a session's rendition (nginx allows loopback only): held,
+    like the source's publish, until the relays and the recorder that read it are connected, so
+    a branded destination and a branded recording start with the rendition's first frame."""
+    readers = actions.rendition_readers(data["name"])
+    if readers is None:
+        return refuse()
+    hold_for_readers(data["name"], readers)
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@rtmp_callback(RENDITION_APP, ("play",))
+def on_rendition_play(data: dict[str, str]) -> HttpResponse:
+    """A relay or recorder starts reading a session's rendition (loopback only)."""
+    if not actions.rendition_reader_arrived(data["name"], data.get("reader", "")):
         return refuse()
     return HttpResponse("ok", content_type="text/plain")

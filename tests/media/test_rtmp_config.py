@@ -227,14 +227,18 @@ def test_a_reader_connected_before_the_publish_gets_its_first_keyframe_and_is_an
 
 def test_a_reader_connected_before_an_encoder_publishes_its_rendition_gets_the_first_keyframe() -> None:
     """The rendition app keeps waiting readers too, so a FREE destination's relay, started beside its
-    encoder, gets the encoder's very first keyframe instead of the next one (here 10 s later)."""
+    encoder, gets the encoder's very first keyframe instead of the next one (here 10 s later).
+    It announces its readers and asks before an encoder publishes, as the live app does."""
     name = f"{RENAMED}-360p-branded"
     with CallbackServer() as web, IngestServer(web.base_url) as ingest, SinkServer() as sink:
         early = RelayProcess(
             {"input": ingest.url(name, app="rendition") + "?reader=d7", "output": sink.url("dest")}
         )
         with early:
-            time.sleep(1.0)  # connected and waiting, nothing published yet
+            assert wait_until(lambda: web.calls_to("play"), 10)  # connected and waiting, nothing published
+            play = web.calls_to("play")[0]
+            assert play.path == "/rtmp/rendition/on_play/"
+            assert (play.form["name"], play.form["reader"], play.form["app"]) == (name, "d7", "rendition")
             assert early.proc is not None
             assert early.proc.poll() is None
             with Publisher(
@@ -242,6 +246,21 @@ def test_a_reader_connected_before_an_encoder_publishes_its_rendition_gets_the_f
             ) as encoder:
                 assert wait_until(lambda: sink.first_video_tag("dest", keyframe=True), 5)
                 assert time.monotonic() - encoder.started_at < 5
+            publish = web.calls_to("publish")[0]
+            assert (publish.path, publish.form["name"]) == ("/rtmp/rendition/on_publish/", name)
+
+
+def test_an_encoder_refused_by_the_web_cannot_publish_a_rendition() -> None:
+    name = f"{RENAMED}-720p"
+
+    def web_says(path: str, form: dict[str, str]) -> Answer:
+        return Answer(403) if form.get("call") == "publish" else Answer(200)
+
+    with CallbackServer(web_says) as web, IngestServer(web.base_url) as ingest:
+        encoder = Publisher(ingest.url(name, app="rendition"), width=320, height=180)
+        with encoder:
+            assert wait_until(lambda: not encoder.running(), 10)
+        assert [c.path for c in web.calls_to("publish")] == ["/rtmp/rendition/on_publish/"]
 
 
 def test_the_sink_app_writes_hls_served_with_cors() -> None:

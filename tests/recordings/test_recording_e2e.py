@@ -14,7 +14,7 @@ import pytest
 from accounts.models import User
 from billing.plans import PlanName, limits_of
 from recordings.actions import set_recording_enabled
-from recordings.models import Recording, storage_used
+from recordings.models import Recording, recorder_tag, storage_used
 from recordings.parts import parts_of
 from recordings.tasks import reconcile_recordings
 from streaming import actions
@@ -111,7 +111,8 @@ def test_a_free_recording_is_made_from_the_branded_rendition(engine: Engine, med
         assert first is not None
         assert first.rendition.endswith("-branded")
         rendition = f"/rendition/{session.stream_name}-{first.rendition}"
-        assert recorder[recorder.index("-i") + 1].endswith(rendition), recorder
+        recorded = recorder[recorder.index("-i") + 1]
+        assert recorded.endswith(f"{rendition}?reader={recorder_tag(recording_of(session).pk)}"), recorder
     wait_for(lambda: recording_of(session).state != Recording.State.RECORDING, 40, "finalised")
     recording = recording_of(session)
     assert recording.state == Recording.State.READY, recording.message
@@ -207,12 +208,11 @@ STREAM_SECONDS = 15.0
 # Seconds a recording may be short of its stream. PRO records the source: only FLV/MP4 rounding.
 # FREE records its branded rendition, whose recorder is not held by on_publish (the rendition
 # app has no on_play): measured 13.7 s of 15 s (docs/decisions.md), 10.5 s before.
-@pytest.mark.parametrize(("plan", "tolerance"), [(PlanName.PRO, 0.5), (PlanName.FREE, 1.5)])
-def test_a_recording_is_as_long_as_the_stream(
-    engine: Engine, media_root: Path, plan: PlanName, tolerance: float
-) -> None:
+@pytest.mark.parametrize("plan", [PlanName.PRO, PlanName.FREE])
+def test_a_recording_is_as_long_as_the_stream(engine: Engine, media_root: Path, plan: PlanName) -> None:
     """It starts with the stream: the recorder (PRO: the source; FREE: the branded rendition) is
-    connected before the publish is answered, so it gets the first frame."""
+    connected before the publish (FREE: its encoder's publish) is answered, so it gets the first
+    frame, on a busy machine too."""
     node = engine.add_node(plan.name[0].lower())
     user, key = creator(f"length-{plan.name.lower()}@example.com", plan)
     set_recording_enabled(user, True)
@@ -230,4 +230,4 @@ def test_a_recording_is_as_long_as_the_stream(
     assert recording.state == Recording.State.READY, recording.message
     probed = float(probe_file(media_root / recording.file.name)["format"]["duration"])  # type: ignore[index]
     print(f"{plan.name}: a {STREAM_SECONDS:g} s stream gave a {probed:.3f} s recording")
-    assert abs(probed - STREAM_SECONDS) <= tolerance, probed
+    assert abs(probed - STREAM_SECONDS) <= 0.5, probed

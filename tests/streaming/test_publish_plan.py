@@ -11,6 +11,8 @@ from django.test import Client
 from accounts.models import User
 from billing.models import Subscription
 from billing.plans import PlanName
+from recordings.actions import set_recording_enabled
+from recordings.models import Recording, recorder_tag
 from streaming import actions
 from streaming.models import DestinationStream, Encoder, IngestKey, StreamSession
 from streaming.renditions import SourceInfo
@@ -214,3 +216,73 @@ def test_retry_schedule_first_at_once_then_doubling_with_jitter() -> None:
         assert 2.0 <= backoff_seconds(2, 2.0, rng) <= 2.5
         assert 4.0 <= backoff_seconds(3, 2.0, rng) <= 5.0
         assert 8.0 <= backoff_seconds(4, 2.0, rng) <= 10.0
+
+
+ON_RENDITION_PUBLISH = "/rtmp/rendition/on_publish/?node=n1"
+ON_RENDITION_PLAY = "/rtmp/rendition/on_play/?node=n1"
+
+
+def rendition_form(name: str, call: str, **extra: str) -> dict[str, str]:
+    return {**publish_form(name), "app": "rendition", "call": call, **extra}
+
+
+def test_a_branded_rendition_s_publish_waits_for_its_relays_and_its_recorder(
+    client: Client, owner: User, keyed: str, settings: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """FREE: destinations and the recording read the branded rendition, not the source; the
+    encoder's publish of it is held until they are connected, so they start with its first frame."""
+    set_recording_enabled(owner, True)
+    with_destinations(owner, 1)
+    name = client.post(ON_PUBLISH, publish_form(keyed))["Location"]
+    session = StreamSession.objects.get(stream_name=name)
+    encoder = Encoder.objects.get(session=session)
+    recording = Recording.objects.get(session=session)
+    rendition = f"{name}-{encoder.rendition}"
+    readers = (f"d{session.destinations.get().pk}", recorder_tag(recording.pk))
+    assert actions.rendition_readers(rendition) == readers
+
+    settings.STREAM_PUBLISH_HOLD_SECONDS = 0.05  # type: ignore[attr-defined]
+    with caplog.at_level("INFO", logger="streaming.views"):
+        assert client.post(ON_RENDITION_PUBLISH, rendition_form(rendition, "publish")).status_code == 200
+    assert [r.getMessage() for r in caplog.records if HELD in r.getMessage()] == [
+        "publish answered after 0.05s with 0 of 2 readers"
+    ]
+    for tag in readers:
+        answer = client.post(ON_RENDITION_PLAY, rendition_form(rendition, "play", reader=tag))
+        assert answer.status_code == 200
+    assert actions.wait_for_readers(rendition, readers, timeout=5) == 2
+
+
+def test_a_copied_stream_s_recorder_is_not_a_rendition_reader(owner: User, keyed: str) -> None:
+    pro(owner)
+    set_recording_enabled(owner, True)
+    with_destinations(owner, 1)
+    actions.accept_publish(keyed, "n1")
+    session = StreamSession.objects.get(user=owner)
+    assert not Encoder.objects.filter(session=session).exists()
+    assert actions.rendition_readers(f"{session.stream_name}-720p") is None
+
+
+@pytest.mark.parametrize("suffix", ["-720p-branded", "", "-", "-x-"])
+def test_the_rendition_app_refuses_what_is_not_an_open_session_s_encoder(
+    client: Client, owner: User, keyed: str, suffix: str
+) -> None:
+    with_destinations(owner, 1)
+    name = client.post(ON_PUBLISH, publish_form(keyed))["Location"]
+    encoder = Encoder.objects.get(session__stream_name=name)
+    if suffix == "-720p-branded" and encoder.rendition == "720p-branded":
+        suffix = "-1080p"
+    for bad in (f"{name}{suffix}", f"s-nobody-{encoder.rendition}"):
+        assert client.post(ON_RENDITION_PUBLISH, rendition_form(bad, "publish")).status_code == 403
+    ours = f"{name}-{encoder.rendition}"
+    assert (
+        client.post(ON_RENDITION_PLAY, rendition_form("s-nobody-720p", "play", reader="d1")).status_code
+        == 403
+    )
+    assert client.post(ON_RENDITION_PLAY, rendition_form(ours, "play", reader="d1")).status_code == 200
+    # The live app's callbacks are not the rendition's, and the other way round.
+    assert client.post(ON_PLAY, rendition_form(ours, "play")).status_code == 403
+    assert client.post(ON_RENDITION_PLAY, play_form(name)).status_code == 403
+    actions.stop_session(StreamSession.objects.get(stream_name=name).pk)
+    assert client.post(ON_RENDITION_PUBLISH, rendition_form(ours, "publish")).status_code == 403
+    assert client.post(ON_RENDITION_PLAY, rendition_form(ours, "play", reader="d1")).status_code == 403
