@@ -149,7 +149,10 @@ def publish_clip(clip: Path, url: str) -> Iterator[subprocess.Popen[bytes]]:
 @contextmanager
 def ingest_with_rename(**ingest_kwargs: object) -> Iterator[tuple[CallbackServer, IngestServer]]:
     def web_says(path: str, form: dict[str, str]) -> Answer:
-        return Answer(302, "s-" + form["name"]) if form.get("call") == "publish" else Answer(200)
+        # Like the web: a publish to `live` is renamed; an encoder's to `rendition` is accepted.
+        if form.get("call") == "publish" and form.get("app") == "live":
+            return Answer(302, "s-" + form["name"])
+        return Answer(200)
 
     with CallbackServer(web_says) as web, IngestServer(web.base_url, **ingest_kwargs) as ingest:  # type: ignore[arg-type]
         yield web, ingest
