@@ -9,6 +9,7 @@ studio opened after the attempt still shows it.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass
 
 from django.core.cache import cache
@@ -37,6 +38,7 @@ ALREADY_LIVE = (
 class Refusal:
     message: str
     upgrade_url: str = ""
+    at: float = 0.0  # when (epoch seconds): which publish it answered
 
 
 def refusal_key(user_id: int) -> str:
@@ -45,7 +47,7 @@ def refusal_key(user_id: int) -> str:
 
 def tell_publish_refused(user_id: int, message: str, *, upgrade: bool = False) -> None:
     """Show the creator why their publish was refused (with the upgrade link when it is the plan)."""
-    refusal = Refusal(message[:300], upgrade_url() if upgrade else "")
+    refusal = Refusal(message[:300], upgrade_url() if upgrade else "", time.time())
     try:
         cache.set(refusal_key(user_id), asdict(refusal), timeout=REMEMBER_SECONDS)
     except Exception:  # the live push below still tells an open studio
@@ -65,4 +67,9 @@ def last_publish_refused(user_id: int) -> Refusal | None:
     stored = cache.get(refusal_key(user_id))
     if not isinstance(stored, dict):
         return None
-    return Refusal(str(stored.get("message", "")), str(stored.get("upgrade_url", "")))
+    at = stored.get("at", 0.0)
+    return Refusal(
+        str(stored.get("message", "")),
+        str(stored.get("upgrade_url", "")),
+        float(at) if isinstance(at, int | float) else 0.0,
+    )

@@ -21,6 +21,7 @@ from django.conf import settings
 from accounts.models import User
 from streaming.models import StreamSession
 from studio.models import StudioSettings
+from whip.registry import pick_endpoint
 from whip.tokens import mint_studio_token
 
 MAX_TITLE_CHARS = 200
@@ -44,13 +45,15 @@ def clean_title(value: object) -> str | None:
 def start_browser_publish(user_id: int, title: str) -> dict[str, object]:
     if StreamSession.objects.filter(user_id=user_id, state__in=StreamSession.ACTIVE).exists():
         return error("You are already live. Stop the running stream first.")
-    if not settings.WHIP_PUBLIC_URL:
+    # A media node that announced its own WHIP URL (the freest), else this server's WHIP_PUBLIC_URL.
+    url = pick_endpoint(settings.WHIP_PUBLIC_URL)
+    if not url:
         return error("This server has no browser ingest (WHIP). Go live from OBS with the key below.")
     StudioSettings.set_next_title(user_id, title)
     token, expires_at = mint_studio_token(User.objects.get(pk=user_id))
     return {
         "type": "whip",
-        "url": settings.WHIP_PUBLIC_URL,
+        "url": url,
         "token": token,
         "expires_at": expires_at.isoformat(),
     }

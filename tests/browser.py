@@ -29,8 +29,9 @@ CHROMIUM_ARGS = [
 
 
 @contextlib.contextmanager
-def chromium_page(extra_args: Sequence[str] = ()) -> Iterator[object]:
-    """A page of a fresh headless Chromium profile; ``extra_args`` e.g. a fake camera's y4m file."""
+def chromium_page(extra_args: Sequence[str] = (), without: Sequence[str] = ()) -> Iterator[object]:
+    """A page of a fresh headless Chromium profile; ``extra_args`` e.g. a fake camera's y4m file;
+    ``without``: default flags to leave out (no fake devices, no auto-accepted permission prompt)."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
@@ -38,7 +39,10 @@ def chromium_page(extra_args: Sequence[str] = ()) -> Iterator[object]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with tempfile.TemporaryDirectory(prefix="prism-chromium-") as profile, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*(a for a in CHROMIUM_ARGS if a not in without), *extra_args],
         )
         context.set_default_timeout(15_000)
         try:

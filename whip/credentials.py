@@ -12,6 +12,7 @@ from billing.models import plan_limits_for
 from billing.plans import check_destination_count
 from streaming.actions import active_connections
 from streaming.models import KEY_PREFIX, IngestKey, StreamSession
+from streaming.refusals import last_publish_refused
 from whip.tokens import TokenRefused, is_studio_token, verify_studio_token
 
 
@@ -69,3 +70,13 @@ def refusal_before_publish(user_id: int) -> str | None:
     user = User.objects.get(pk=user_id)
     decision = check_destination_count(plan_limits_for(user), len(active_connections(user)))
     return None if decision else decision.message
+
+
+def engine_refusal_since(user_id: int, since: float) -> str:
+    """Why the engine refused this user's publish at or after ``since`` (epoch seconds), or "".
+
+    nginx-rtmp only closes a refused publisher's connection; the engine's on_publish recorded why
+    (streaming.refusals), so a WHIP session refused after its 201 can end with that reason.
+    """
+    refusal = last_publish_refused(user_id)
+    return refusal.message if refusal is not None and refusal.at >= since else ""

@@ -23,7 +23,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver, RTCSessi
 from aiortc.mediastreams import MediaStreamError
 
 from whip.clock import SessionClock
-from whip.credentials import Publisher
+from whip.credentials import Publisher, engine_refusal_since
 from whip.ice import rtc_configuration
 from whip.publisher import (
     DecodedAudio,
@@ -78,6 +78,7 @@ class WhipSession:
         self._on_ended = on_ended
         self._loop = asyncio.get_running_loop()
         self._clock = SessionClock(origin=time.monotonic())
+        self._created_at = time.time()  # wall clock: compared with the engine's refusals
         self._tasks: list[asyncio.Task[None]] = []
         self._video_receiver: RTCRtpReceiver | None = None
         self.first_video = asyncio.Event()
@@ -166,6 +167,16 @@ class WhipSession:
         """From the publisher thread: the ingest refused or dropped the stream."""
         self._loop.call_soon_threadsafe(self.end, reason)
 
+    def _engine_refusal(self) -> str:
+        """Why the engine refused this session's publish, if it did ("" otherwise). Blocking."""
+        if self.rtmp.started.is_set():
+            return ""
+        try:
+            return engine_refusal_since(self.user_id, self._created_at)
+        except Exception as exc:  # the cache is down: the session still ends, with the plain reason
+            logger.info("whip session %s: no refusal reason: %s", self.id[:8], type(exc).__name__)
+            return ""
+
     # ------------------------------------------------------------------ end
 
     def end(self, reason: str) -> asyncio.Task[None]:
@@ -177,7 +188,6 @@ class WhipSession:
 
     async def _close(self, reason: str) -> None:
         self.state = "ended"
-        logger.info("whip session %s of user %s ended: %s", self.id[:8], self.user_id, reason)
         current = asyncio.current_task()
         for task in self._tasks:
             if task is not current:
@@ -188,4 +198,11 @@ class WhipSession:
             logger.info("whip session %s: closing the peer connection: %s", self.id[:8], type(exc).__name__)
         # Closes the RTMP publish: the ingest calls on_publish_done, the engine sees the publisher leave.
         await asyncio.to_thread(self.rtmp.finish)
+        # A publish the ingest refused (the plan, already live) ends with the engine's reason, whichever
+        # came first here: the refused RTMP connection, or the studio closing its peer connection
+        # because the engine told it over its socket.
+        refused = await asyncio.to_thread(self._engine_refusal)
+        if refused:
+            self.ended_reason = f"The ingest refused the publish: {refused}"
+        logger.info("whip session %s of user %s ended: %s", self.id[:8], self.user_id, self.ended_reason)
         self._on_ended(self)

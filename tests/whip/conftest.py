@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ class WhipProcess:
     log: Path
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # settings of this node only (WHIP_MAX_SESSIONS…)
 
     @property
     def endpoint(self) -> str:
@@ -48,6 +49,7 @@ class WhipProcess:
             "WHIP_ALLOWED_ORIGINS": STUDIO_ORIGIN,
             "WHIP_ICE_ADDRESSES": "127.0.0.1",
             "WHIP_ICE_SERVERS": "",
+            **self.env,
         }
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "whip_server"],

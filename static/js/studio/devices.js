@@ -27,28 +27,31 @@
     return constraints;
   }
 
-  // What to do, by the DOMException getUserMedia rejects with; kind is "camera" or "microphone".
+  // What happened and what to do, by the DOMException getUserMedia rejects with; ``kind`` is
+  // "camera", "microphone" or "camera and microphone".
   function explain(error, kind) {
     const name = error && error.name;
+    const them = kind.includes(" and ") ? "them" : "it";
     if (name === "NotAllowedError" || name === "SecurityError") {
-      return `The browser blocked your ${kind}. Allow it for this site (the icon in the address bar), then press "Turn on camera and microphone" again.`;
+      return `The browser blocked your ${kind}. Allow ${them} for this site (the camera icon in the address bar, or the site's settings), then press "Turn on camera and microphone" again.`;
     }
     if (name === "NotFoundError" || name === "OverconstrainedError") {
-      return `No ${kind} found. Plug one in (or choose another below), then press "Turn on camera and microphone".`;
+      return `No ${kind} found. Plug ${kind.includes(" and ") ? "them" : "one"} in (or choose another in the list), then press "Turn on camera and microphone" again.`;
     }
     if (name === "NotReadableError" || name === "AbortError") {
-      return `Your ${kind} is in use by another program or could not start. Close the other program, then try again.`;
+      return `Your ${kind} ${them === "them" ? "are" : "is"} in use by another program or could not start. Close the other program, then press "Turn on camera and microphone" again.`;
     }
     return `Your ${kind} could not start (${name || "unknown error"}).`;
   }
 
+  // {track, error: the explanation, name: the DOMException's name} ("" when it opened).
   async function open(kind, constraints) {
     const request = kind === "camera" ? { video: constraints } : { audio: constraints };
     try {
       const stream = await navigator.mediaDevices.getUserMedia(request);
-      return { track: stream.getTracks()[0], error: "" };
+      return { track: stream.getTracks()[0], error: "", name: "" };
     } catch (error) {
-      return { track: null, error: explain(error, kind) };
+      return { track: null, error: explain(error, kind), name: (error && error.name) || "Error" };
     }
   }
 

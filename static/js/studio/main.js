@@ -22,6 +22,10 @@
   let liveSessionId = null; // the engine's session this page publishes into, once it shows up
   let wasTooSlow = false;
   let publishedAt = 0;
+  let attempt = false; // Go live pressed, and the engine has not started the session yet
+  // What is wrong with each device right now (blocked, missing, stopped), shown until it works again.
+  const problems = { camera: "", microphone: "" };
+  let layoutBeforeCameraLost = "";
 
   function toast(message, kind) {
     const el = document.createElement("div");
@@ -62,16 +66,36 @@
     if (music) { $("music-file").value = ""; toast("Choose the music file again.", "info"); }
   }
 
-  // A device that goes away while in use (unplugged, revoked): say so and offer the others.
+  function showProblems() { say([problems.camera, problems.microphone].filter(Boolean).join(" ")); }
+
+  // What the stream goes on with when a device is missing.
+  const WITHOUT = {
+    camera: () => (screenStream ? "Your viewers see your screen only." : 'Your viewers see "Camera off": share your screen to show something else.'),
+    microphone: () => "Your viewers hear only your screen audio and music.",
+  };
+
+  // The program without the camera: the screen alone when one is shared (back when the camera is).
+  function dropCamera() {
+    compositor.setSource("camera", null);
+    if (screenStream && compositor.layout() !== "screen") {
+      layoutBeforeCameraLost = compositor.layout();
+      selectLayout("screen");
+    }
+  }
+
+  // A device that goes away while in use (unplugged, switched off, its permission withdrawn): the
+  // track's "ended" event. Say what happened and what to do, and go on with the rest.
   function watch(track, kind) {
     track.addEventListener("ended", () => {
       if (tracks[kind] !== track) return;
       tracks[kind] = null;
-      if (kind === "camera") compositor.setSource("camera", null);
+      if (kind === "camera") dropCamera();
       else mix().setStream("mic", null);
-      const message = `Your ${kind} stopped (unplugged or taken by another program). Choose another ${kind} above${session ? "; you are still live" : ""}.`;
-      say(message);
-      toast(message, "error");
+      problems[kind] = `Your ${kind} stopped (unplugged, switched off or blocked). ` +
+        `${session ? "You are still live. " : ""}${WITHOUT[kind]()} ` +
+        `Plug it back in or choose another ${kind}, then press "Restart camera and microphone".`;
+      showProblems();
+      toast(`Your ${kind} stopped.${session ? " You are still live." : ""}`, "error");
       refreshPickers();
     });
   }
@@ -82,37 +106,54 @@
     ns.devices.fillPicker($("mic-select"), microphones, tracks.microphone && tracks.microphone.getSettings().deviceId, "Microphone");
   }
 
+  // Each returns the DOMException's name ("" when the device opened) and records the problem.
   async function openCamera(deviceId) {
-    const { track, error } = await ns.devices.open("camera", ns.devices.videoConstraints(ceiling, deviceId));
+    const { track, error, name } = await ns.devices.open("camera", ns.devices.videoConstraints(ceiling, deviceId));
     if (tracks.camera) tracks.camera.stop();
     tracks.camera = track;
-    compositor.setSource("camera", track ? new MediaStream([track]) : null);
-    if (track) watch(track, "camera");
-    return error;
+    if (track) {
+      compositor.setSource("camera", new MediaStream([track]));
+      watch(track, "camera");
+      if (layoutBeforeCameraLost && compositor.layout() === "screen") selectLayout(layoutBeforeCameraLost);
+      layoutBeforeCameraLost = "";
+    } else {
+      dropCamera();
+    }
+    problems.camera = error ? `${error} ${WITHOUT.camera()}` : "";
+    showProblems();
+    return name;
   }
 
   async function openMicrophone(deviceId) {
-    const { track, error } = await ns.devices.open("microphone", ns.devices.audioConstraints(config.audio, deviceId));
+    const { track, error, name } = await ns.devices.open("microphone", ns.devices.audioConstraints(config.audio, deviceId));
     if (tracks.microphone) tracks.microphone.stop();
     tracks.microphone = track;
     mix().setStream("mic", track ? new MediaStream([track]) : null);
     if (track) watch(track, "microphone");
-    return error;
+    problems.microphone = error ? `${error} ${WITHOUT.microphone()}` : "";
+    showProblems();
+    return name;
   }
 
   async function turnOn() {
     await mix().resume();
     compositor.start();
-    const errors = [await openCamera($("camera-select").value), await openMicrophone($("mic-select").value)].filter(Boolean);
-    say(errors.join(" "));
+    const camera = await openCamera($("camera-select").value);
+    const microphone = await openMicrophone($("mic-select").value);
+    if (camera && camera === microphone) {
+      // One cause for both (blocked, none plugged in): one message.
+      problems.camera = `${ns.devices.explain({ name: camera }, "camera and microphone")} Until then you can share your screen and go live with it.`;
+      problems.microphone = "";
+      showProblems();
+    }
     await refreshPickers();
     $("start-devices").textContent = "Restart camera and microphone";
     root.dataset.devices = tracks.camera || tracks.microphone ? "on" : "off";
   }
 
   $("start-devices").addEventListener("click", turnOn);
-  $("camera-select").addEventListener("change", async (e) => say(await openCamera(e.target.value)));
-  $("mic-select").addEventListener("change", async (e) => say(await openMicrophone(e.target.value)));
+  $("camera-select").addEventListener("change", (e) => openCamera(e.target.value));
+  $("mic-select").addEventListener("change", (e) => openMicrophone(e.target.value));
   navigator.mediaDevices && navigator.mediaDevices.addEventListener("devicechange", () => { if (root.dataset.devices) refreshPickers(); });
 
   function stopScreen() {
@@ -136,7 +177,7 @@
     stream.getVideoTracks()[0].addEventListener("ended", stopScreen); // "Stop sharing" in the browser's bar
     $("share-screen").hidden = true;
     $("stop-screen").hidden = false;
-    if (compositor.layout() === "camera") selectLayout("corner");
+    if (compositor.layout() === "camera") selectLayout(tracks.camera ? "corner" : "screen");
   });
   $("stop-screen").addEventListener("click", stopScreen);
 
@@ -173,9 +214,21 @@
     if (!window.PrismLive.send(message)) toast("Not connected: try again in a moment.", "error");
   });
 
+  // Why the browser studio is not live (any more): a refused publish (with the upgrade link when it
+  // is the plan), a lost connection. Cleared by the next Go live.
+  function showNotLive(message, upgradeUrl) {
+    $("studio-ended-message").textContent = message;
+    const link = $("studio-ended-upgrade");
+    link.hidden = !upgradeUrl;
+    link.href = upgradeUrl || "";
+    $("studio-ended").hidden = !message;
+  }
+
   // Go live: ask the server (title, WHIP URL, short-lived token), then publish the program.
   $("go-live").addEventListener("click", () => {
     if (!tracks.camera && !screenStream) { say('Turn on your camera or share your screen first: that is what your viewers will see.'); return; }
+    showNotLive("");
+    attempt = true;
     const title = $("stream-title").value.trim();
     window.PrismLive.sendWhenOpen({ type: "go_live", title });
     waitingForWhip = true;
@@ -190,11 +243,14 @@
     try {
       session = await ns.whip.publish(reply.url, reply.token, video, audio, ceiling, canvas.height);
     } catch (error) {
+      attempt = false;
       $("go-live").disabled = false;
       $("go-live-state").textContent = "";
+      showNotLive(error.message);
       toast(error.message, "error");
       return;
     }
+    session.onLost = connectionLost;
     root.dataset.publishing = "true";
     $("go-live").hidden = true;
     $("studio-stop").hidden = false;
@@ -205,6 +261,15 @@
     wasTooSlow = false;
     liveSessionId = null;
     statsTimer = setInterval(readStats, 1000);
+  }
+
+  // The media server closed the WebRTC connection (it ended the WHIP session) or the network is gone.
+  // When the engine refused the publish, its reason follows over the socket and replaces this.
+  function connectionLost() {
+    if (!session) return;
+    stopPublishing();
+    showNotLive("The connection to Prism's media server closed, so this browser is not sending any more. " +
+      "Press Go live to try again; if it keeps happening, check your network.");
   }
 
   async function stopPublishing() {
@@ -222,6 +287,7 @@
   }
 
   $("studio-stop").addEventListener("click", async () => {
+    attempt = false;
     const live = window.PrismLive.session();
     if (live && ["STARTING", "LIVE"].includes(live.state)) window.PrismLive.send({ type: "stop", session: live.id });
     await stopPublishing();
@@ -284,20 +350,28 @@
     if (msg.type === "whip" && waitingForWhip) startPublishing(msg);
     else if (msg.type === "error" && waitingForWhip) {
       waitingForWhip = false;
+      attempt = false;
       $("go-live").disabled = false;
       $("go-live-state").textContent = "";
+      showNotLive(msg.message);
+    } else if (msg.type === "refused" && attempt) {
+      // The WHIP POST was answered 201, then the ingest refused the publish (the plan, already
+      // live…): the engine says why over this socket. Stop sending and say it here too.
+      attempt = false;
+      stopPublishing();
+      showNotLive(`Not live: ${msg.message}`, msg.upgrade_url);
     } else if (msg.type === "audio_settings") {
       const rateChanged = config.audio.sampleRate !== msg.constraints.sampleRate;
       config.audio = msg.constraints;
       toast("Microphone settings saved.", "info");
       if (rateChanged && mixer && !session) rebuildMixer();
       else if (rateChanged && session) toast("The new sample rate applies to your next stream.", "info");
-      if (tracks.microphone) openMicrophone($("mic-select").value).then(say);
+      if (tracks.microphone) openMicrophone($("mic-select").value);
     } else if (msg.type === "status") {
       showIngest(msg.session);
       if (!session || !msg.session) return;
       const active = ["STARTING", "LIVE"].includes(msg.session.state);
-      if (active) liveSessionId = msg.session.id;
+      if (active) { liveSessionId = msg.session.id; attempt = false; }
       // Stopped by the engine (plan limit, Stop in another tab): an older session's end is not ours.
       if (!active && msg.session.id === liveSessionId) stopPublishing();
       else if (msg.session.state === "LIVE") $("go-live-state").textContent = "You are live.";

@@ -71,6 +71,13 @@
     this.sender = sender;
     this.location = location;
     this.codec = "";
+    this.onLost = null; // called once if the connection fails or the server closes it
+    let lost = false;
+    pc.addEventListener("connectionstatechange", () => {
+      if (lost || !["failed", "closed"].includes(pc.connectionState)) return;
+      lost = true;
+      if (this.onLost) this.onLost();
+    });
     this.apply = async (preset) => {
       const params = sender.getParameters();
       if (!params.encodings || !params.encodings.length) params.encodings = [{}];
@@ -104,6 +111,7 @@
       return sample;
     };
     this.stop = async () => {
+      lost = true; // our own close is no loss
       pc.close();
       // RFC 9725: DELETE the session's resource. A failure here is the server's to clean up
       // (the ingest ends when the media stops); the page has already stopped sending.

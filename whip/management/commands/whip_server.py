@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from whip import ice, passthrough
+from whip import ice, passthrough, registry
 from whip.http import start_http_server
 from whip.publisher import FallbackVideo
 from whip.server import WhipServer
@@ -40,6 +40,18 @@ def server_from_settings() -> WhipServer:
     )
 
 
+async def heartbeat(whip: WhipServer) -> None:
+    """Announce this node's own WHIP URL, sessions and capacity (whip.registry) until cancelled."""
+    while True:
+        try:
+            await asyncio.to_thread(
+                registry.announce, settings.MEDIA_NODE, whip.public_url, len(whip.sessions), whip.max_sessions
+            )
+        except Exception as exc:  # Redis away: keep serving the sessions already here
+            logger.warning("whip: could not announce this node: %s", type(exc).__name__)
+        await asyncio.sleep(registry.HEARTBEAT_SECONDS)
+
+
 async def serve(host: str, port: int) -> int:
     """Serve until SIGTERM/SIGINT, then end every session cleanly; the number of sessions ended."""
     whip = server_from_settings()
@@ -51,8 +63,14 @@ async def serve(host: str, port: int) -> int:
     logger.info(
         "whip server listening on %s:%s, publishing to the ingest on port %s", host, port, settings.RTMP_PORT
     )
+    announcing = asyncio.ensure_future(heartbeat(whip))
     print(f"whip server ready on {host}:{port}", flush=True)
     await stop.wait()
+    announcing.cancel()
+    try:
+        await asyncio.to_thread(registry.withdraw, settings.MEDIA_NODE)
+    except Exception as exc:
+        logger.warning("whip: could not withdraw this node: %s", type(exc).__name__)
     http.close()
     ended = await whip.close_all("The media node's WHIP server is restarting.")
     await http.wait_closed()
