@@ -115,7 +115,14 @@ def test_cutting_the_bandwidth_while_live_steps_the_studio_down_with_a_toast(
             "['480p', '720p'].includes(document.getElementById('browser-studio').dataset.quality)",
             timeout=60_000,
         )
-        before = page.evaluate("document.getElementById('browser-studio').dataset.quality")
+        # Every preset the studio holds from the cut on (a held link may step it up just then).
+        before = page.evaluate(
+            """() => { const root = document.getElementById('browser-studio');
+              window.qualityLog = [root.dataset.quality];
+              new MutationObserver(() => window.qualityLog.push(root.dataset.quality))
+                .observe(root, {attributes: true, attributeFilter: ['data-quality']});
+              return root.dataset.quality; }"""
+        )
         toasts_before = page.evaluate("window.toastLog.length")
         run(
             TC,
@@ -133,8 +140,13 @@ def test_cutting_the_bandwidth_while_live_steps_the_studio_down_with_a_toast(
             "100ms",
         )
         try:
+            # A toast, and a preset below the highest one held since the cut.
             page.wait_for_function(
-                """(n) => window.toastLog.slice(n).some((t) => /Quality lowered|too slow/.test(t))""",
+                """(n) => { const ranks = window.PrismStudio.page.config.presets.map((p) => p.name);
+                  const now = ranks.indexOf(document.getElementById('browser-studio').dataset.quality);
+                  const peak = Math.max(...window.qualityLog.map((q) => ranks.indexOf(q)));
+                  return window.toastLog.slice(n).some((t) => /Quality lowered|too slow/.test(t))
+                    && now < peak; }""",
                 arg=toasts_before,
                 timeout=30_000,
             )
@@ -142,10 +154,11 @@ def test_cutting_the_bandwidth_while_live_steps_the_studio_down_with_a_toast(
             shown = [page.inner_text(s) for s in ("#quality-state", "#send-health")]
             raise AssertionError(
                 f"before {before}; now {shown}; given {page.evaluate('window.PrismStudio.page.lastSample')}; "
-                f"toasts {page.evaluate('window.toastLog')}"
+                f"toasts {page.evaluate('window.toastLog')}; held {page.evaluate('window.qualityLog')}"
             ) from None
         after = page.evaluate("document.getElementById('browser-studio').dataset.quality")
         state = page.inner_text("#quality-state")
         ranks = page.evaluate("window.PrismStudio.page.config.presets.map((p) => p.name)")
-        assert ranks.index(after) < ranks.index(before), (before, after, state)
+        held = page.evaluate("window.qualityLog")
+        assert ranks.index(after) < max(ranks.index(q) for q in held), (before, held, after, state)
         assert namespace
