@@ -53,7 +53,8 @@ class RecorderWorkload(LeasedWorkload):
             plan_limits_for(rec.user), storage_used(rec.user_id, excluding=rec.pk), written
         )
         if not decision:
-            stop_recording_at_quota(rec.pk, decision)
+            # Fenced like every supervisor write: LeaseLost (the supervisor stops) if fenced off.
+            stop_recording_at_quota(rec.pk, decision, self.lease.fencing_token())
             self.refresh()
 
     def spawn(self) -> Child:

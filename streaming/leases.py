@@ -65,6 +65,11 @@ class LeaseRunner:
             raise LeaseLost(f"{self.name}: not claimed")
         return self.token
 
+    def fencing_token(self) -> int:
+        """The token a write made elsewhere must match (``recordings.actions``); LeaseLost once lost."""
+        self.check()
+        return self._token()
+
     def rows(self) -> Any:
         """The row as a queryset that matches only while we hold it."""
         return self.model.objects.filter(pk=self.pk, lease_token=self._token())
