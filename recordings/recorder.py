@@ -36,6 +36,7 @@ class RecorderWorkload(LeasedWorkload):
 
     model = Recording
     tick_every = QUOTA_CHECK_SECONDS
+    beat_session_fields = (*LeasedWorkload.beat_session_fields, "branding")
 
     def __init__(self, pk: int, lease: LeaseRunner) -> None:
         self._next_check = 0.0

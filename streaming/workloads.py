@@ -58,6 +58,11 @@ class LeasedWorkload:
 
     model: ClassVar[type[Leased]]
     tick_every: float | None = None
+    # What each heartbeat reads back (``LeaseRunner.reads``): all a running process's loop decides
+    # on between heartbeats (``should_stop``, ``publisher_gone``, a re-plan of ``input``); the
+    # rest of the row only changes under our own writes and is read by ``refresh``.
+    beat_fields: ClassVar[tuple[str, ...]] = ("desired", "state")
+    beat_session_fields: ClassVar[tuple[str, ...]] = ("desired", "publisher_connected", "source_checked")
 
     def __init__(self, pk: int, lease: LeaseRunner) -> None:
         self.pk, self.lease = pk, lease
@@ -67,6 +72,17 @@ class LeasedWorkload:
 
     def refresh(self) -> None:
         self.row = self.model.objects.select_related("session").get(pk=self.pk)
+
+    def renewed(self) -> None:
+        read = self.lease.read
+        session = self.row.session
+        if not read or session is None or any(read[f"session.{n}"] is None for n in self.beat_session_fields):
+            self.refresh()  # a lease that reads nothing back, or the session is gone: read it all
+            return
+        for name in self.beat_fields:
+            setattr(self.row, name, read[name])
+        for name in self.beat_session_fields:
+            setattr(session, name, read[f"session.{name}"])
 
     @property
     def session(self) -> StreamSession:
@@ -147,6 +163,7 @@ class RelayWorkload(LeasedWorkload):
     relay of a rendition) pushing to it."""
 
     model = DestinationStream
+    beat_fields = (*LeasedWorkload.beat_fields, "rendition")  # check_source re-plans a copy
 
     def reads_rendition(self) -> bool:
         return bool(self.row.rendition)

@@ -87,6 +87,9 @@ class FakeWorkload:
     def refresh(self) -> None:
         pass
 
+    def renewed(self) -> None:
+        pass
+
     def should_stop(self) -> bool:
         return self.stop
 
