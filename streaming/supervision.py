@@ -145,7 +145,7 @@ class Lease(Protocol):
 
 @dataclass(frozen=True)
 class Policy:
-    stall: float = 3.0
+    stall: float = 2.0
     start_timeout: float = 15.0
     retry_base: float = 1.0
     max_retries: int = 3
