@@ -316,7 +316,15 @@ class Leased(models.Model):
     ) -> dict[str, object] | None:
         """``heartbeat`` that also reads ``fields`` of the row and ``session_fields`` of its
         session (keys ``session.<name>``; None when it has none), in one statement: a supervisor's
-        beat is one round trip. None means another holder fenced us off."""
+        beat is one round trip (on PostgreSQL; SQLite, the embedded default, cannot UPDATE in a
+        WITH, and takes the heartbeat and a read). None means another holder fenced us off."""
+        if connection.vendor != "postgresql":
+            if not cls.heartbeat(pk, token, seconds):
+                return None
+            names = {name: name for name in fields}
+            names |= {f"session__{name}": f"session.{name}" for name in session_fields}
+            found_row = cls.objects.filter(pk=pk).values(*names).first()
+            return None if found_row is None else {names[k]: v for k, v in found_row.items()}
         now = timezone.now()
         with connection.cursor() as cursor:
             cursor.execute(
