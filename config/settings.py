@@ -366,7 +366,7 @@ STREAM_RECONNECT_GRACE_SECONDS = env.float("STREAM_RECONNECT_GRACE_SECONDS", def
 # Supervision of relays and encoders (seconds): lease, heartbeat, stall detection, retries.
 STREAM_LEASE_SECONDS = env.float("STREAM_LEASE_SECONDS", default=8.0)
 STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=2.0)
-STREAM_STALL_SECONDS = env.float("STREAM_STALL_SECONDS", default=3.0)
+STREAM_STALL_SECONDS = env.float("STREAM_STALL_SECONDS", default=2.0)
 STREAM_START_TIMEOUT_SECONDS = env.float("STREAM_START_TIMEOUT_SECONDS", default=15.0)
 # How long an on_publish that starts a session may wait for its relays and encoders to connect.
 STREAM_PUBLISH_HOLD_SECONDS = env.float("STREAM_PUBLISH_HOLD_SECONDS", default=1.0)

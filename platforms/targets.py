@@ -59,14 +59,15 @@ def prepare_target(connection: PlatformConnection, *, title: str) -> StreamTarge
     return target(join_url(connection.rtmp_url, connection.stream_key))
 
 
-def finish_target(connection: PlatformConnection, target: StreamTarget) -> None:
-    """End the platform-side object of this stream (complete a broadcast, end a live video)."""
-    if not target.platform_ref:
+def finish_target(connection: PlatformConnection, platform_ref: str) -> None:
+    """End the platform-side object of a stream (``StreamTarget.platform_ref``): complete a
+    YouTube broadcast, end a Facebook live video; nothing for the others. Raises PlatformError."""
+    if not platform_ref:
         return
     if connection.kind == Kind.YOUTUBE:
-        with_access_token(connection, lambda token: youtube.end_broadcast(token, target.platform_ref))
+        with_access_token(connection, lambda token: youtube.end_broadcast(token, platform_ref))
     elif connection.kind == Kind.FACEBOOK:
-        with_access_token(connection, lambda token: facebook.end_live_video(token, target.platform_ref))
+        with_access_token(connection, lambda token: facebook.end_live_video(token, platform_ref))
 
 
 def viewer_count(connection: PlatformConnection, platform_ref: str) -> int | None:

@@ -16,6 +16,7 @@ from accounts.notices import notify
 from billing.models import plan_limits_for
 from billing.plans import Decision, PlanLimits, check_storage
 from billing.prompts import upgrade_url
+from core.leases import LeaseLost
 from recordings.models import Recording, RecordingPreference, recorder_tag, storage_used
 from recordings.parts import parts_dir, parts_of
 from recordings.quota import may_start_recording
@@ -126,11 +127,21 @@ def enqueue_recorder(recording_id: int, node: str) -> bool:
     return enqueue_leased(Recording, recording_id, "recordings.tasks.supervise_recording", node)
 
 
-def stop_recording_at_quota(recording_id: int, decision: Decision) -> None:
-    """The recording reached the plan's storage: stop it (what was written is kept) and say so."""
+def stop_recording_at_quota(recording_id: int, decision: Decision, lease_token: int) -> None:
+    """The recording reached the plan's storage: stop it (what was written is kept) and say so.
+
+    Written by the recorder's supervisor under its lease (``lease_token``): LeaseLost, and
+    nothing written, once another holder has the row."""
     text = f"Recording stopped: storage full. {decision.message}"
     with transaction.atomic():
-        row = Recording.objects.select_for_update(of=("self",)).select_related("session").get(pk=recording_id)
+        row = (
+            Recording.objects.select_for_update(of=("self",))
+            .select_related("session")
+            .filter(pk=recording_id, lease_token=lease_token)
+            .first()
+        )
+        if row is None:
+            raise LeaseLost(f"Recording {recording_id}: lease {lease_token} lost")
         if row.desired == Recording.Desired.STOP:
             return
         row.desired, row.message = Recording.Desired.STOP, text[:300]

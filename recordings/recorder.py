@@ -36,6 +36,7 @@ class RecorderWorkload(LeasedWorkload):
 
     model = Recording
     tick_every = QUOTA_CHECK_SECONDS
+    beat_session_fields = (*LeasedWorkload.beat_session_fields, "branding")
 
     def __init__(self, pk: int, lease: LeaseRunner) -> None:
         self._next_check = 0.0
@@ -53,7 +54,8 @@ class RecorderWorkload(LeasedWorkload):
             plan_limits_for(rec.user), storage_used(rec.user_id, excluding=rec.pk), written
         )
         if not decision:
-            stop_recording_at_quota(rec.pk, decision)
+            # Fenced like every supervisor write: LeaseLost (the supervisor stops) if fenced off.
+            stop_recording_at_quota(rec.pk, decision, self.lease.fencing_token())
             self.refresh()
 
     def spawn(self) -> Child:

@@ -25,12 +25,24 @@ logger = logging.getLogger(__name__)
 class LeaseRunner:
     """One claim of one row. ``token`` is None until ``claim()`` won."""
 
-    def __init__(self, model: type[Leased], pk: int, owner: str, seconds: float, heartbeat: float) -> None:
+    def __init__(
+        self,
+        model: type[Leased],
+        pk: int,
+        owner: str,
+        seconds: float,
+        heartbeat: float,
+        reads: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+    ) -> None:
         self.model, self.pk, self.owner = model, pk, owner
         self.seconds = seconds
         self.schedule = HeartbeatSchedule(heartbeat)
         self.token: int | None = None
         self._lost = threading.Event()
+        # Fields of the row and of its session each heartbeat reads back (``Leased.heartbeat_reading``)
+        # and what the last one read: a supervisor's beat is one statement.
+        self.reads = reads
+        self.read: dict[str, object] = {}
 
     @property
     def name(self) -> str:
@@ -49,10 +61,15 @@ class LeaseRunner:
         return self.schedule.next_at
 
     def renew(self, now: float) -> bool:
-        """Heartbeat; False (and every later write refused) once another holder has the row."""
-        if self._lost.is_set() or not self.model.heartbeat(self.pk, self._token(), self.seconds):
+        """Heartbeat, reading ``reads`` into ``read``; False (and every later write refused) once
+        another holder has the row."""
+        read = None
+        if not self._lost.is_set():
+            read = self.model.heartbeat_reading(self.pk, self._token(), self.seconds, *self.reads)
+        if read is None:
             self._lost.set()
             return False
+        self.read = read
         self.schedule.renewed(now)
         return True
 
@@ -64,6 +81,11 @@ class LeaseRunner:
         if self.token is None:
             raise LeaseLost(f"{self.name}: not claimed")
         return self.token
+
+    def fencing_token(self) -> int:
+        """The token a write made elsewhere must match (``recordings.actions``); LeaseLost once lost."""
+        self.check()
+        return self._token()
 
     def rows(self) -> Any:
         """The row as a queryset that matches only while we hold it."""

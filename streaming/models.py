@@ -8,13 +8,14 @@ holder learns at its next heartbeat that it lost the row and kills its process.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 from typing import ClassVar
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -310,8 +311,65 @@ class Leased(models.Model):
         )
 
     @classmethod
+    def heartbeat_reading(
+        cls, pk: int, token: int, seconds: float, fields: tuple[str, ...], session_fields: tuple[str, ...]
+    ) -> dict[str, object] | None:
+        """``heartbeat`` that also reads ``fields`` of the row and ``session_fields`` of its
+        session (keys ``session.<name>``; None when it has none), in one statement: a supervisor's
+        beat is one round trip (on PostgreSQL; SQLite, the embedded default, cannot UPDATE in a
+        WITH, and takes the heartbeat and a read). None means another holder fenced us off."""
+        if connection.vendor != "postgresql":
+            if not cls.heartbeat(pk, token, seconds):
+                return None
+            names = {name: name for name in fields}
+            names |= {f"session__{name}": f"session.{name}" for name in session_fields}
+            found_row = cls.objects.filter(pk=pk).values(*names).first()
+            return None if found_row is None else {names[k]: v for k, v in found_row.items()}
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _heartbeat_sql(cls, fields, session_fields),
+                [now + timedelta(seconds=seconds), now, pk, token],
+            )
+            found = cursor.fetchone()
+        if found is None:
+            return None
+        names = [*fields, *(f"session.{name}" for name in session_fields)]
+        return dict(zip(names, found, strict=False))
+
+    @classmethod
     def release(cls, pk: int, token: int) -> None:
         cls.objects.filter(pk=pk, lease_token=token).update(lease_until=timezone.now(), lease_owner="")
+
+
+PLAIN_FIELDS = {"CharField", "BooleanField", "IntegerField", "PositiveIntegerField", "FloatField"}
+
+
+@functools.cache
+def _heartbeat_sql(model: type[Leased], fields: tuple[str, ...], session_fields: tuple[str, ...]) -> str:
+    """UPDATE the lease under its token and read the named fields of the row and of its session
+    (left-joined). Plain columns only: the values skip Django's converters."""
+    quote = connection.ops.quote_name
+    link = model._meta.get_field("session")
+    session_model: type[models.Model] = link.related_model  # type: ignore[assignment]
+
+    def column(of: type[models.Model], name: str) -> str:
+        field = of._meta.get_field(name)
+        if field.get_internal_type() not in PLAIN_FIELDS:
+            raise ValueError(f"{of.__name__}.{name} is not a plain column")
+        return quote(field.column)  # type: ignore[union-attr]
+
+    row_cols = [column(model, name) for name in fields]
+    read = [f"beat.{c}" for c in row_cols] + [f"s.{column(session_model, name)}" for name in session_fields]
+    link_col = quote(link.column)  # type: ignore[union-attr]
+    # Identifiers only, from the models' metadata, quoted; every value is a parameter.
+    return (
+        f"WITH beat AS (UPDATE {quote(model._meta.db_table)}"  # noqa: S608
+        f" SET lease_until = %s, heartbeat_at = %s WHERE {quote(model._meta.pk.column)} = %s"  # type: ignore[union-attr]
+        f" AND lease_token = %s RETURNING {', '.join([link_col, *row_cols])})"
+        f" SELECT {', '.join(read) or '1'} FROM beat LEFT JOIN {quote(session_model._meta.db_table)} s"
+        f" ON s.{quote(session_model._meta.pk.column)} = beat.{link_col}"  # type: ignore[union-attr]
+    )
 
 
 class DestinationStream(StateMachine, Leased):

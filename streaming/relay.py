@@ -109,7 +109,7 @@ class RelayJob:
 
     ``read_timeout``: seconds without input data before giving up (also while waiting for a
     publisher that has not started). ``write_timeout``: seconds one write to the destination may
-    block. ``progress_interval``: seconds between ``-progress`` blocks (the stall limit is 3 s).
+    block. ``progress_interval``: seconds between ``-progress`` blocks (the stall limit is 2 s).
     ``probe``: overrides of DEFAULT_PROBE. ``max_video``: ``(width, height, fps)``, refuse a
     source above it in either orientation (``input_over_ceiling``) before connecting to the
     destination. ``reject_window``: seconds after the publish within which a dropped connection

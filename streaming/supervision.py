@@ -90,7 +90,11 @@ class Workload(Protocol):
     tick_every: float | None
 
     def refresh(self) -> None:
-        """Read the row again (after a heartbeat, before a decision)."""
+        """Read the row again (after a failure, before a decision)."""
+
+    def renewed(self) -> None:
+        """The lease was just renewed: take in what changed that the loop decides on (the
+        renewal read it in the same statement; nothing else runs between heartbeats)."""
 
     def should_stop(self) -> bool: ...
     def ready(self) -> bool:
@@ -141,7 +145,7 @@ class Lease(Protocol):
 
 @dataclass(frozen=True)
 class Policy:
-    stall: float = 3.0
+    stall: float = 2.0
     start_timeout: float = 15.0
     retry_base: float = 1.0
     max_retries: int = 3
@@ -255,7 +259,7 @@ class ProcessSupervisor:
             if not self.lease.renew(now):
                 self._end("fenced", kill=True)
                 return
-            w.refresh()
+            w.renewed()
             if self.child is not None and w.publisher_gone():
                 # The publisher left (on_publish_done). With idle_streams on, nginx keeps our
                 # readers waiting instead of closing them: stop now, start again when it is back.

@@ -63,7 +63,12 @@ def supervise(workload_type: type[LeasedWorkload], pk: int) -> Outcome:
     """Hold row ``pk`` and its process until it should stop, fails for good, or we lose the lease."""
     model = workload_type.model
     lease = LeaseRunner(
-        model, pk, owner_name(), settings.STREAM_LEASE_SECONDS, settings.STREAM_HEARTBEAT_SECONDS
+        model,
+        pk,
+        owner_name(),
+        settings.STREAM_LEASE_SECONDS,
+        settings.STREAM_HEARTBEAT_SECONDS,
+        reads=(workload_type.beat_fields, workload_type.beat_session_fields),
     )
     if not lease.claim(time.monotonic()):
         return Outcome("held elsewhere")

@@ -8,13 +8,14 @@ can start, builds the process, and writes what happened, every write under the r
 
 from __future__ import annotations
 
+import logging
 from typing import Any, ClassVar
 
 from django.conf import settings
 
 from core.quality import preset_named
 from platforms.models import PlatformConnection
-from platforms.targets import PlatformError, prepare_target
+from platforms.targets import PlatformError, finish_target, prepare_target
 from streaming import actions
 from streaming.ffmpeg import build_transcode_command
 from streaming.leases import LeaseRunner
@@ -22,6 +23,8 @@ from streaming.models import DestinationStream, Encoder, Leased, StreamSession
 from streaming.processes import Child
 from streaming.relay import RelayError, RelayJob
 from streaming.supervision import INPUT_CATEGORIES, OVER_CEILING, Unusable
+
+logger = logging.getLogger(__name__)
 
 
 def local_url(app: str, name: str, reader: str = "") -> str:
@@ -55,6 +58,11 @@ class LeasedWorkload:
 
     model: ClassVar[type[Leased]]
     tick_every: float | None = None
+    # What each heartbeat reads back (``LeaseRunner.reads``): all a running process's loop decides
+    # on between heartbeats (``should_stop``, ``publisher_gone``, a re-plan of ``input``); the
+    # rest of the row only changes under our own writes and is read by ``refresh``.
+    beat_fields: ClassVar[tuple[str, ...]] = ("desired", "state")
+    beat_session_fields: ClassVar[tuple[str, ...]] = ("desired", "publisher_connected", "source_checked")
 
     def __init__(self, pk: int, lease: LeaseRunner) -> None:
         self.pk, self.lease = pk, lease
@@ -64,6 +72,17 @@ class LeasedWorkload:
 
     def refresh(self) -> None:
         self.row = self.model.objects.select_related("session").get(pk=self.pk)
+
+    def renewed(self) -> None:
+        read = self.lease.read
+        session = self.row.session
+        if not read or session is None or any(read[f"session.{n}"] is None for n in self.beat_session_fields):
+            self.refresh()  # a lease that reads nothing back, or the session is gone: read it all
+            return
+        for name in self.beat_fields:
+            setattr(self.row, name, read[name])
+        for name in self.beat_session_fields:
+            setattr(session, name, read[f"session.{name}"])
 
     @property
     def session(self) -> StreamSession:
@@ -144,6 +163,7 @@ class RelayWorkload(LeasedWorkload):
     relay of a rendition) pushing to it."""
 
     model = DestinationStream
+    beat_fields = (*LeasedWorkload.beat_fields, "rendition")  # check_source re-plans a copy
 
     def reads_rendition(self) -> bool:
         return bool(self.row.rendition)
@@ -225,11 +245,31 @@ class RelayWorkload(LeasedWorkload):
         )
         if self.lease.transition(dest, DestinationStream.State.ERROR, text):
             actions.fail_session_if_no_destination_left(dest.session_id)
+            self.finish_platform_stream()
 
     def stopped(self) -> None:
         self.refresh()
-        if self.row.state not in DestinationStream.FINISHED:
-            self.lease.transition(self.row, DestinationStream.State.DISCONNECTED, "Stream ended.")
+        if self.row.state not in DestinationStream.FINISHED and self.lease.transition(
+            self.row, DestinationStream.State.DISCONNECTED, "Stream ended."
+        ):
+            self.finish_platform_stream()
+
+    def finish_platform_stream(self) -> None:
+        """Once the destination is over for good (DISCONNECTED or ERROR, written under our lease):
+        end its per-stream object on the platform (complete the YouTube broadcast, end the
+        Facebook live video), with the lease kept alive during the call. A platform that
+        refuses is logged (its message holds no key or token) and changes nothing here."""
+        dest = self.row
+        if not dest.platform_ref or dest.connection_id is None:
+            return
+        connection = PlatformConnection.objects.filter(pk=dest.connection_id).first()
+        if connection is None:
+            return
+        try:
+            with self.lease.keep_alive():
+                finish_target(connection, dest.platform_ref)
+        except PlatformError as exc:
+            logger.warning("%s: could not end the stream on %s: %s", self.name, connection.kind, exc.message)
 
 
 class EncoderWorkload(LeasedWorkload):

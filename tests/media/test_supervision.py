@@ -87,6 +87,9 @@ class FakeWorkload:
     def refresh(self) -> None:
         pass
 
+    def renewed(self) -> None:
+        pass
+
     def should_stop(self) -> bool:
         return self.stop
 
@@ -290,6 +293,24 @@ def test_a_stalled_process_is_killed_and_replaced(clock: Clock, make: Callable[.
     assert sup.phase == B
     assert ("retrying", "stalled") in work.events
     assert work.children[0].poll() is not None
+
+
+def test_a_slow_start_is_given_the_start_timeout_not_the_stall_limit(
+    clock: Clock, make: Callable[..., tuple]
+) -> None:
+    policy = Policy()  # production's: a 2 s stall limit, 15 s to show the first progress
+    assert policy.stall < policy.start_timeout
+    sup, work = make(clock, argv=[SILENT], policy=policy)
+    sup.step()
+    assert sup.phase == S
+    clock.now += policy.start_timeout - 0.5  # long past the stall limit, no progress yet
+    sup.step()
+    assert sup.phase == S
+    assert work.children[0].poll() is None
+    clock.now += 1
+    sup.step()
+    assert sup.phase == B
+    assert ("retrying", "stalled") in work.events
 
 
 def test_the_publisher_leaving_waits_without_spending_the_budget(

@@ -68,13 +68,13 @@ def test_connecting_youtube_creates_a_reusable_live_stream_and_a_titled_broadcas
     assert target.url == f"{platforms.google.ingestion_address}/{stream['_stream_name']}"
     platforms.google.set_stream_active(connection.platform_stream_id)  # video arrives: auto-start
     assert broadcast["status"]["lifeCycleStatus"] == "live"
-    finish_target(connection, target)
+    finish_target(connection, target.platform_ref)
     assert broadcast["status"]["lifeCycleStatus"] == "complete"
 
     # A broadcast that never went live cannot be completed on YouTube: it is deleted instead.
     unused = prepare_target(connection, title="Never shown")
     assert platforms.google.broadcasts[unused.platform_ref]["status"]["lifeCycleStatus"] != "live"
-    finish_target(connection, unused)
+    finish_target(connection, unused.platform_ref)
     assert unused.platform_ref not in platforms.google.broadcasts
 
 
@@ -114,7 +114,7 @@ def test_facebook_gets_a_long_lived_token_and_an_rtmps_address_per_stream(
     assert target.url.startswith("rtmps://live-api-s.facebook.com:443/rtmp/")
     platforms.facebook.start_receiving(target.platform_ref, live_views=7)
     assert viewer_count(connection, target.platform_ref) == 7
-    finish_target(connection, target)
+    finish_target(connection, target.platform_ref)
     assert platforms.facebook.live_videos[target.platform_ref].status == "VOD"
 
 

@@ -29,7 +29,7 @@ from tests.rtmp_stack import REPO_ROOT, IngestServer, Publisher, SinkServer, sto
 FAST = {
     "STREAM_LEASE_SECONDS": "4",
     "STREAM_HEARTBEAT_SECONDS": "1",
-    "STREAM_STALL_SECONDS": "3",
+    "STREAM_STALL_SECONDS": "2",
     "STREAM_PUBLISH_HOLD_SECONDS": "1",
     "STREAM_START_TIMEOUT_SECONDS": "12",
     "STREAM_RETRY_BASE_SECONDS": "1",

@@ -17,9 +17,12 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
+from billing.plans import Decision
 from core.leases import LeaseLost
 from platforms.models import PlatformConnection
 from platforms.tokens import refresh_tokens
+from recordings.actions import stop_recording_at_quota
+from recordings.models import Recording
 from streaming import actions
 from streaming.leases import LeaseRunner
 from streaming.models import DestinationStream, Encoder, StreamEvent, StreamSession
@@ -103,6 +106,32 @@ def test_two_supervisors_racing_for_one_destination_one_wins_and_the_fenced_one_
         DestinationStream.objects.get(pk=dest.pk).error_message
         == "The stream to Custom RTMP: d0 stopped moving"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fenced_off_recorder_stopping_at_the_quota_changes_nothing(owner: User) -> None:
+    session = live_session(owner, [])
+    recording = Recording.objects.create(user=owner, session=session)
+    first = LeaseRunner(Recording, recording.pk, "first", 8, 2)
+    assert first.claim(0.0)
+    Recording.objects.filter(pk=recording.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    second = LeaseRunner(Recording, recording.pk, "second", 8, 2)
+    assert second.claim(0.0)
+    full = Decision(False, message="Your plan keeps 1 GB.")
+    before = Recording.objects.values().get(pk=recording.pk)
+    events = StreamEvent.objects.count()
+    with pytest.raises(LeaseLost):
+        stop_recording_at_quota(recording.pk, full, first.fencing_token())
+    assert Recording.objects.values().get(pk=recording.pk) == before
+    assert StreamEvent.objects.count() == events
+    # The holder's stop goes through.
+    stop_recording_at_quota(recording.pk, full, second.fencing_token())
+    row = Recording.objects.get(pk=recording.pk)
+    assert (row.desired, row.message) == (
+        Recording.Desired.STOP,
+        "Recording stopped: storage full. Your plan keeps 1 GB.",
+    )
+    assert StreamEvent.objects.count() == events + 1
 
 
 @pytest.mark.django_db(transaction=True)
