@@ -10,6 +10,7 @@ namespaces do not separate.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
 import signal
@@ -53,6 +54,20 @@ def run(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
 
 
+CLONE_NEWNET = 0x40000000
+
+
+def set_network_namespace(fd: int) -> None:
+    """Move this thread into the network namespace open at ``fd`` (``os.setns`` is Python 3.12+)."""
+    if hasattr(os, "setns"):
+        os.setns(fd, CLONE_NEWNET)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+
+
 @contextlib.contextmanager
 def inside_network_namespace(tmp_path: Path) -> Iterator[str]:
     """This thread (and every process it starts) in a fresh namespace with the DB and Redis bridged."""
@@ -67,7 +82,7 @@ def inside_network_namespace(tmp_path: Path) -> Iterator[str]:
             bridges.append(subprocess.Popen([SOCAT, f"UNIX-LISTEN:{sock},fork", f"TCP:127.0.0.1:{port}"]))
             wait_for(sock.exists, 5, f"the bridge for port {port}")
         target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-        os.setns(target, os.CLONE_NEWNET)
+        set_network_namespace(target)
         os.close(target)
         for port in BRIDGED_PORTS:  # the namespace's side: its 127.0.0.1:<port> to that socket
             sock = tmp_path / f"bridge-{port}.sock"
@@ -79,7 +94,7 @@ def inside_network_namespace(tmp_path: Path) -> Iterator[str]:
             wait_for_port(port)
         yield name
     finally:
-        os.setns(home, os.CLONE_NEWNET)
+        set_network_namespace(home)
         os.close(home)
         for bridge in bridges:
             stop_process(bridge, signal.SIGTERM, grace=5)
