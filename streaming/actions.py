@@ -26,6 +26,7 @@ from billing.plans import (
 from core.quality import preset_named, session_ceiling
 from platforms.actions import Saved, add_custom_destination
 from platforms.models import PlatformConnection
+from platforms.targets import PlatformError, finish_target
 from streaming import hooks
 from streaming.models import DestinationStream, Encoder, IngestKey, Leased, StreamSession
 from streaming.refusals import (
@@ -526,6 +527,23 @@ def stop_session(session_id: int) -> bool:
     return end_session(session_id, "Stopped.")
 
 
+def end_platform_stream(destination: DestinationStream) -> None:
+    """A destination is over for good: end the per-stream object it created on the platform
+    (complete the YouTube broadcast, end the Facebook live video). A platform that refuses is
+    logged (its message holds no key or token) and changes nothing here."""
+    if not destination.platform_ref or destination.connection_id is None:
+        return
+    connection = PlatformConnection.objects.filter(pk=destination.connection_id).first()
+    if connection is None:
+        return
+    try:
+        finish_target(connection, destination.platform_ref)
+    except PlatformError as exc:
+        logger.warning(
+            "destination %s: could not end the stream on %s: %s", destination.pk, connection.kind, exc.message
+        )
+
+
 def finalize_session(session_id: int) -> bool:
     """Close what no supervisor holds any more; True once every destination and encoder is finished.
 
@@ -539,6 +557,12 @@ def finalize_session(session_id: int) -> bool:
         free = DestinationStream.claimable(now)
         for dest in session.destinations.filter(free).exclude(state__in=DestinationStream.FINISHED):
             dest.transition_to(DestinationStream.State.DISCONNECTED, "Stream ended.")
+            if dest.platform_ref:
+                # Its supervisor is gone (a media worker died): nobody else ends the YouTube
+                # broadcast or Facebook live video it created.
+                transaction.on_commit(
+                    lambda pk=dest.pk: queue_task("streaming.tasks.end_platform_stream", [pk])
+                )
         for enc in session.encoders.filter(Encoder.claimable(now)).exclude(state__in=Encoder.FINISHED):
             enc.transition_to(Encoder.State.STOPPED)
         busy = session.destinations.exclude(state__in=DestinationStream.FINISHED).exists() or (

@@ -101,6 +101,14 @@ def drop_session_streams(session_id: int) -> int:
         return 0
 
 
+@shared_task(name="streaming.tasks.end_platform_stream", ignore_result=True)
+def end_platform_stream(destination_id: int) -> None:
+    """A destination closed without its supervisor (``actions.finalize_session``)."""
+    destination = DestinationStream.objects.filter(pk=destination_id).first()
+    if destination is not None:
+        actions.end_platform_stream(destination)
+
+
 @shared_task(name="streaming.tasks.finalize_session", ignore_result=True)
 def finalize_session(session_id: int) -> None:
     actions.finalize_session(session_id)

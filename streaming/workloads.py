@@ -8,14 +8,13 @@ can start, builds the process, and writes what happened, every write under the r
 
 from __future__ import annotations
 
-import logging
 from typing import Any, ClassVar
 
 from django.conf import settings
 
 from core.quality import preset_named
 from platforms.models import PlatformConnection
-from platforms.targets import PlatformError, finish_target, prepare_target
+from platforms.targets import PlatformError, prepare_target
 from streaming import actions
 from streaming.ffmpeg import build_transcode_command
 from streaming.leases import LeaseRunner
@@ -23,8 +22,6 @@ from streaming.models import DestinationStream, Encoder, Leased, StreamSession
 from streaming.processes import Child
 from streaming.relay import RelayError, RelayJob
 from streaming.supervision import INPUT_CATEGORIES, OVER_CEILING, Unusable
-
-logger = logging.getLogger(__name__)
 
 
 def local_url(app: str, name: str, reader: str = "") -> str:
@@ -256,20 +253,10 @@ class RelayWorkload(LeasedWorkload):
 
     def finish_platform_stream(self) -> None:
         """Once the destination is over for good (DISCONNECTED or ERROR, written under our lease):
-        end its per-stream object on the platform (complete the YouTube broadcast, end the
-        Facebook live video), with the lease kept alive during the call. A platform that
-        refuses is logged (its message holds no key or token) and changes nothing here."""
-        dest = self.row
-        if not dest.platform_ref or dest.connection_id is None:
-            return
-        connection = PlatformConnection.objects.filter(pk=dest.connection_id).first()
-        if connection is None:
-            return
-        try:
+        ``actions.end_platform_stream``, with the lease kept alive during the platform's call."""
+        if self.row.platform_ref:
             with self.lease.keep_alive():
-                finish_target(connection, dest.platform_ref)
-        except PlatformError as exc:
-            logger.warning("%s: could not end the stream on %s: %s", self.name, connection.kind, exc.message)
+                actions.end_platform_stream(self.row)
 
 
 class EncoderWorkload(LeasedWorkload):

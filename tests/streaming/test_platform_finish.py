@@ -6,6 +6,7 @@ relay reads a port nothing listens on, so it never streams and retries until tol
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +14,10 @@ from django.db import connection as db_connection
 from django.test import Client
 
 from accounts.models import User
+from config.celery import app as celery_app
 from platforms.models import PlatformConnection
+from platforms.targets import prepare_target
+from streaming import actions
 from streaming.models import DestinationStream, StreamSession
 from streaming.supervisor import supervise_destination
 from tests.fakes.platform_apis import PlatformFakes
@@ -96,3 +100,34 @@ def test_a_destination_that_fails_for_good_ends_its_broadcast(
     assert row.platform_ref not in platforms.google.broadcasts
     ends = [r for r in platforms.google.requests if r.path.endswith("/liveBroadcasts/transition")]
     assert [r.query.get("broadcastStatus") for r in ends] == [["complete"]]
+
+
+@pytest.fixture
+def tasks_in_process() -> Iterator[None]:
+    """Tasks queued by the code under test run here, as a worker would run them."""
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+def test_a_destination_closed_without_its_supervisor_ends_its_broadcast(
+    client: Client, owner: User, platforms: PlatformFakes, tasks_in_process: None
+) -> None:
+    """The media worker died: nobody holds the destination, and the session's finalisation closes
+    it; the YouTube broadcast its supervisor had created is completed all the same."""
+    client.force_login(owner)
+    connect(client, "google", platforms.google.url)
+    youtube = PlatformConnection.objects.get(user=owner, kind="YOUTUBE")
+    session = live_session(owner, [youtube])
+    target = prepare_target(youtube, title="Live")  # what the dead supervisor had done
+    DestinationStream.objects.filter(session=session).update(
+        platform_ref=target.platform_ref, state=DestinationStream.State.LIVE
+    )
+    platforms.google.set_stream_active(youtube.platform_stream_id)
+    assert platforms.google.broadcasts[target.platform_ref]["status"]["lifeCycleStatus"] == "live"
+
+    StreamSession.objects.filter(pk=session.pk).update(state=StreamSession.State.ENDING)
+    assert actions.finalize_session(session.pk)
+    assert DestinationStream.objects.get(session=session).state == DestinationStream.State.DISCONNECTED
+    assert platforms.google.broadcasts[target.platform_ref]["status"]["lifeCycleStatus"] == "complete"
