@@ -34,9 +34,6 @@ IP = "/usr/sbin/ip"
 TC = "/usr/sbin/tc"
 SOCAT = "/usr/bin/socat"
 BRIDGED_PORTS = (5432, 6379)  # PostgreSQL, Redis
-# Below what 720p needs (3 Mb/s). What the browser then measures (0.6 to 1.2 Mb/s in runs here)
-# decides between a lower preset and "too slow" (the lowest preset, said so): either is a step down.
-SHAPE = ("tbf", "rate", "2mbit", "burst", "32kb", "latency", "100ms")
 
 
 @pytest.fixture
@@ -106,7 +103,9 @@ def test_cutting_the_bandwidth_while_live_steps_the_studio_down_with_a_toast(
     noisy_camera: Path,
 ) -> None:
     user, _ = creator("bandwidth@example.com", PlanName.PRO)
-    StudioSettings.set_preferred_quality(user.pk, "720p")
+    # 480p, not 720p: Chromium's software H.264 at 720p can run short of CPU on a busy 2-core
+    # machine, and a CPU-limited studio steps down to the lowest preset before the cut and stays.
+    StudioSettings.set_preferred_quality(user.pk, "480p")
     with (
         inside_network_namespace(tmp_path) as namespace,
         running_studio_stack(tmp_path) as stack,
@@ -124,12 +123,18 @@ def test_cutting_the_bandwidth_while_live_steps_the_studio_down_with_a_toast(
         page.wait_for_function("(t => t.microphone && t.camera)(window.PrismStudio.page.tracks)")
         page.click("#go-live")
         page.wait_for_selector("#session-state[data-state=LIVE]", timeout=45_000)
-        # On the unshaped link the studio holds its ceiling, 720p (it starts there); a loaded machine
-        # may shed frames and step it down a rung before the cut: any preset above the lowest will do.
-        page.wait_for_function(
-            "['480p', '720p'].includes(document.getElementById('browser-studio').dataset.quality)",
-            timeout=60_000,
-        )
+        # On the unshaped link the studio holds its ceiling, 480p (it starts there; 1.5 Mb/s needed).
+        try:
+            page.wait_for_function(
+                "document.getElementById('browser-studio').dataset.quality === '480p'",
+                timeout=60_000,
+            )
+        except Exception:
+            raise AssertionError(
+                f"never at 480p before the cut: {page.inner_text('#quality-state')}; "
+                f"sample {page.evaluate('window.PrismStudio.page.lastSample')}; "
+                f"toasts {page.evaluate('window.toastLog')}"
+            ) from None
         # Every preset the studio holds from the cut on (a held link may step it up just then).
         before = page.evaluate(
             """() => { const root = document.getElementById('browser-studio');
@@ -139,6 +144,8 @@ def test_cutting_the_bandwidth_while_live_steps_the_studio_down_with_a_toast(
               return root.dataset.quality; }"""
         )
         toasts_before = page.evaluate("window.toastLog.length")
+        # 1 Mb/s: below what 480p needs (1.5 Mb/s). What the browser then measures decides between
+        # 360p and "too slow" (the lowest preset, said so): either is a step down with a toast.
         run(
             TC,
             "qdisc",
