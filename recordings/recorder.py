@@ -21,6 +21,7 @@ from streaming.leases import LeaseRunner
 from streaming.models import Encoder
 from streaming.processes import Child
 from streaming.relay import RelayJob
+from streaming.renditions import rendition_stream_name
 from streaming.workloads import LeasedWorkload, local_url
 
 QUOTA_CHECK_SECONDS = 0.5
@@ -83,7 +84,8 @@ class RecorderWorkload(LeasedWorkload):
         if session.branding:
             encoder = self.encoder()
             suffix = encoder.rendition if encoder is not None else "none"
-            return local_url("rendition", f"{session.stream_name}-{suffix}", recorder_tag(self.pk))
+            name = rendition_stream_name(session.stream_name, suffix)
+            return local_url("rendition", name, recorder_tag(self.pk))
         # Tagged: on_publish waits for the recorder as for a relay, so the recording starts
         # with the stream's first frame instead of at the next keyframe.
         return local_url("live", session.stream_name, recorder_tag(self.pk))

@@ -36,7 +36,7 @@ from streaming.refusals import (
     forget_publish_refused,
     tell_publish_refused,
 )
-from streaming.renditions import DestinationNeed, SourceInfo, plan_renditions
+from streaming.renditions import DestinationNeed, SourceInfo, plan_renditions, split_rendition_stream_name
 
 logger = logging.getLogger(__name__)
 DEFAULT_TITLE = "Live on Prism"
@@ -346,31 +346,26 @@ def session_open(stream_name: str) -> bool:
     return StreamSession.objects.filter(stream_name=stream_name, state__in=StreamSession.ACTIVE).exists()
 
 
+def note_reader(stream_name: str, tag: str) -> None:
+    """A tagged reader of ``stream_name`` is connected (what ``wait_for_readers`` waits on)."""
+    if tag:
+        cache.set(reader_key(stream_name, tag), 1, timeout=120)
+
+
 def reader_arrived(stream_name: str, tag: str) -> bool:
     """on_play: a local reader (relay ``d<pk>``, encoder ``e<pk>``, or an untagged probe) asks
     for a session's stream. False (refuse) unless the name is an open session's."""
     if not session_open(stream_name):
         return False
-    if tag:
-        cache.set(reader_key(stream_name, tag), 1, timeout=120)
+    note_reader(stream_name, tag)
     return True
-
-
-def rendition_name_parts(name: str) -> tuple[str, str] | None:
-    """``s-<hex>-<rendition>`` (an encoder's output in the rendition app) -> (session's stream
-    name, rendition); None for any other name."""
-    prefix, sep, rest = name.partition("-")
-    token, sep2, rendition = rest.partition("-")
-    if prefix != "s" or not (sep and sep2 and token and rendition):
-        return None
-    return f"s-{token}", rendition
 
 
 def rendition_readers(name: str) -> tuple[str, ...] | None:
     """The rendition app's on_publish (an encoder publishes ``name``): the reader tags it waits
     for, i.e. the running destinations that read this rendition and what the hooks add (a
     branded recording's recorder); None (refuse) unless ``name`` is an open session's encoder's."""
-    parts = rendition_name_parts(name)
+    parts = split_rendition_stream_name(name)
     if parts is None:
         return None
     stream_name, rendition = parts
@@ -394,11 +389,10 @@ def rendition_readers(name: str) -> tuple[str, ...] | None:
 
 def rendition_reader_arrived(name: str, tag: str) -> bool:
     """The rendition app's on_play: like ``reader_arrived``, for an open session's rendition."""
-    parts = rendition_name_parts(name)
+    parts = split_rendition_stream_name(name)
     if parts is None or not session_open(parts[0]):
         return False
-    if tag:
-        cache.set(reader_key(name, tag), 1, timeout=120)
+    note_reader(name, tag)
     return True
 
 

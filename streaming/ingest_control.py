@@ -12,6 +12,7 @@ import urllib.request
 
 from django.conf import settings
 
+from streaming.renditions import rendition_stream_name
 from streaming.rtmp_config import LIVE_APP, RENDITION_APP, drop_url
 
 logger = logging.getLogger(__name__)
@@ -34,5 +35,5 @@ def drop_session_streams(stream_name: str, renditions: list[str]) -> int:
     dropped = drop("publisher", LIVE_APP, stream_name)
     dropped += drop("subscriber", LIVE_APP, stream_name)
     for suffix in renditions:
-        dropped += drop("subscriber", RENDITION_APP, f"{stream_name}-{suffix}")
+        dropped += drop("subscriber", RENDITION_APP, rendition_stream_name(stream_name, suffix))
     return dropped

@@ -77,6 +77,21 @@ class SourceInfo:
         return min(self.width, self.height)
 
 
+def rendition_stream_name(session_stream: str, suffix: str) -> str:
+    """Secret-free name an encoder publishes a rendition under, e.g. ``s-<hex>-720p-branded``."""
+    return f"{session_stream}-{suffix}"
+
+
+def split_rendition_stream_name(name: str) -> tuple[str, str] | None:
+    """``rendition_stream_name``'s inverse: (session's stream name, rendition suffix), or None
+    for a name that is not a session's rendition."""
+    prefix, sep, rest = name.partition("-")
+    token, sep2, suffix = rest.partition("-")
+    if prefix != "s" or not (sep and sep2 and token and suffix):
+        return None
+    return f"s-{token}", suffix
+
+
 @dataclass(frozen=True)
 class DestinationNeed:
     """What one destination requires: its id (any hashable), ceiling preset name, branding."""
@@ -96,8 +111,7 @@ class Rendition:
         return f"{self.preset}-branded" if self.branded else self.preset
 
     def stream_name(self, session_stream: str) -> str:
-        """Secret-free name the encoder publishes under, e.g. ``s-<hex>-720p``."""
-        return f"{session_stream}-{self.suffix}"
+        return rendition_stream_name(session_stream, self.suffix)
 
     @property
     def quality(self) -> QualityPreset:

@@ -21,6 +21,7 @@ from streaming.leases import LeaseRunner
 from streaming.models import DestinationStream, Encoder, Leased, StreamSession
 from streaming.processes import Child
 from streaming.relay import RelayError, RelayJob
+from streaming.renditions import rendition_stream_name
 from streaming.supervision import INPUT_CATEGORIES, OVER_CEILING, Unusable
 
 
@@ -189,7 +190,8 @@ class RelayWorkload(LeasedWorkload):
     def input(self) -> str:
         dest = self.row
         if dest.rendition:
-            return local_url("rendition", f"{self.session.stream_name}-{dest.rendition}", f"d{dest.pk}")
+            name = rendition_stream_name(self.session.stream_name, dest.rendition)
+            return local_url("rendition", name, f"d{dest.pk}")
         return local_url("live", self.session.stream_name, f"d{dest.pk}")
 
     def prepare(self) -> None:
@@ -272,7 +274,7 @@ class EncoderWorkload(LeasedWorkload):
         preset, _, branded = enc.rendition.partition("-")
         argv = build_transcode_command(
             self.input(),
-            local_url("rendition", f"{self.session.stream_name}-{enc.rendition}"),
+            local_url("rendition", rendition_stream_name(self.session.stream_name, enc.rendition)),
             preset_named(preset),
             source_fps=enc.source_fps,
             branding=branded == "branded",

@@ -13,7 +13,6 @@ falls back to the web's own ``WHIP_PUBLIC_URL``.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import asdict, dataclass
 
 from django.core.cache import cache
@@ -36,7 +35,6 @@ class WhipNode:
     url: str  # the node's own public WHIP endpoint
     sessions: int
     capacity: int
-    seen_at: float
 
     @property
     def free(self) -> int:
@@ -45,7 +43,7 @@ class WhipNode:
 
 def announce(node: str, url: str, sessions: int, capacity: int) -> None:
     """This node serves WHIP at ``url`` (a heartbeat: call it every HEARTBEAT_SECONDS)."""
-    entry = WhipNode(node, url, sessions, capacity, time.time())
+    entry = WhipNode(node, url, sessions, capacity)
     cache.set(node_key(node), asdict(entry), timeout=TTL_SECONDS)
     names = cache.get(INDEX_KEY) or []
     if node not in names:
